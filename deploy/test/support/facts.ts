@@ -1,0 +1,99 @@
+/**
+ * The apps' contract as deploy/ relies on it: ports, flags and environment variables. Tests compare the
+ * compose file, the Kubernetes manifests and the Dockerfile against these facts, and flags.spec.ts compares
+ * the flags and variables used there against the apps' own `--help`.
+ */
+import * as path from 'node:path';
+
+export const APPS = ['galley', 'pilot', 'mixer', 'citadel'] as const;
+export type AppName = (typeof APPS)[number];
+
+/** A port an app listens on, the flag and variable that set it, and its default. */
+export interface PortFact {
+  /** Container and Service port name in deploy/k8s. */
+  name: string;
+  flag: string;
+  env: string;
+  defaultPort: number;
+}
+
+export interface AppFact {
+  name: AppName;
+  ports: PortFact[];
+  /** The port serving /metrics, /ready, /healthz and /debug. */
+  monitoring: PortFact;
+  /** The app's own flags, besides the common ones. */
+  ownFlags: string[];
+  /** Where the app keeps state or reads config in containers, with the variable that sets it. */
+  mounts: { env: string; path: string }[];
+}
+
+export const COMMON_FLAGS = ['--host', '--grpc-port', '--monitoring-port', '--log-level', '--shutdown-timeout'];
+export const MONITORING_PORT_NAME = 'http-monitoring';
+export const NAMESPACE = 'flotilla-system';
+export const CITADEL_STATE_DIR = '/var/lib/flotilla/citadel';
+export const GALLEY_CONFIG_DIR = '/etc/flotilla/mesh';
+
+/** `--grpc-port` → `FLOTILLA_GRPC_PORT`, the rule every app's options follow. */
+export function envNameOf(flag: string): string {
+  return 'FLOTILLA_' + flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase();
+}
+
+function port(name: string, flag: string, defaultPort: number): PortFact {
+  return { name, flag, env: envNameOf(flag), defaultPort };
+}
+
+function monitoring(defaultPort: number): PortFact {
+  return port(MONITORING_PORT_NAME, '--monitoring-port', defaultPort);
+}
+
+function app(
+  name: AppName,
+  grpc: PortFact,
+  monitoringPort: PortFact,
+  extra: PortFact[],
+  ownFlags: string[],
+  mounts: AppFact['mounts'],
+): AppFact {
+  return { name, ports: [grpc, ...extra, monitoringPort], monitoring: monitoringPort, ownFlags, mounts };
+}
+
+export const FACTS: Record<AppName, AppFact> = {
+  galley: app('galley', port('grpc', '--grpc-port', 9901), monitoring(9902), [], ['--config-dir'], [
+    { env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR },
+  ]),
+  pilot: app(
+    'pilot',
+    port('grpc', '--grpc-port', 15011),
+    monitoring(15014),
+    [port('grpc-xds', '--xds-port', 15010)],
+    ['--xds-port'],
+    [],
+  ),
+  mixer: app('mixer', port('grpc', '--grpc-port', 9091), monitoring(9093), [], [], []),
+  citadel: app(
+    'citadel',
+    port('grpc-tls', '--grpc-port', 8060),
+    monitoring(15016),
+    [],
+    ['--state-dir', '--trust-domain', '--serving-dns-names'],
+    [{ env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
+  ),
+};
+
+/** The repository root (deploy/test/support → three levels up). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export const DEPLOY_DIR = path.join(REPO_ROOT, 'deploy');
+
+export function repoPath(...parts: string[]): string {
+  return path.join(REPO_ROOT, ...parts);
+}
+
+/** A path relative to the repository root, for messages. */
+export function rel(file: string): string {
+  return path.relative(REPO_ROOT, file) || '.';
+}
+
+export function isAppName(name: string): name is AppName {
+  return (APPS as readonly string[]).includes(name);
+}

@@ -1,0 +1,101 @@
+import type { Registry } from 'prom-client';
+import type { GrpcServer } from './grpc-server';
+import type { Logger } from './logging';
+import type { MonitoringServer } from './monitoring-server';
+
+export interface ComponentParts {
+  name: string;
+  logger: Logger;
+  metrics: Registry;
+  monitoring: MonitoringServer;
+  grpcServers: GrpcServer[];
+  /** Runs after the servers stop accepting and before the process exits (flush, close clients). */
+  onStop?: () => Promise<void>;
+}
+
+/**
+ * Starts an app's servers in order (monitoring first, so liveness answers during start-up), then marks gRPC
+ * health SERVING and /ready 200. `stop` reverses it within a deadline.
+ */
+export class Component {
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly parts: ComponentParts) {}
+
+  get logger(): Logger {
+    return this.parts.logger;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.parts.monitoring.start();
+      for (const server of this.parts.grpcServers) await server.start();
+    } catch (err) {
+      await this.stop(1000);
+      throw err;
+    }
+    for (const server of this.parts.grpcServers) server.markServing();
+    this.parts.monitoring.setReady(true);
+    this.parts.logger.info('serving');
+  }
+
+  stop(timeoutMs: number): Promise<void> {
+    this.stopping ??= this.doStop(timeoutMs);
+    return this.stopping;
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
+    this.parts.monitoring.setReady(false);
+    await Promise.all(this.parts.grpcServers.map((s) => s.stop(timeoutMs)));
+    await this.parts.onStop?.();
+    await this.parts.monitoring.stop();
+  }
+}
+
+/**
+ * Stops the component on SIGTERM or SIGINT and exits 0; a second signal, or a stop that overruns the timeout by
+ * a second, exits 1 at once. Start-up failures are logged as one clear line and exit 1.
+ */
+export async function runUntilSignalled(component: Component, shutdownTimeoutMs: number): Promise<void> {
+  const { logger } = component;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal; exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
+    setTimeout(() => {
+      logger.error('shutdown overran its deadline; exiting');
+      process.exit(1);
+    }, shutdownTimeoutMs + 1000).unref();
+    component.stop(shutdownTimeoutMs).then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Under `flotilla up` the supervisor holds our stdin open; if it dies without signalling (SIGKILL), stdin
+  // closes and we stop too, so no process outlives the local mesh.
+  if (process.env.FLOTILLA_SUPERVISED === '1') {
+    process.stdin.on('end', () => onSignal('SIGTERM'));
+    process.stdin.on('error', () => onSignal('SIGTERM'));
+    process.stdin.resume();
+  }
+  try {
+    await component.start();
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    logger.flush();
+    process.exit(1);
+  }
+}
