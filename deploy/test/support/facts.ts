@@ -25,7 +25,7 @@ export interface AppFact {
   /** The app's own flags, besides the common ones. */
   ownFlags: string[];
   /** Where the app keeps state or reads config in containers, with the variable that sets it. */
-  mounts: { env: string; path: string }[];
+  mounts: { flag: string; env: string; path: string }[];
 }
 
 export const COMMON_FLAGS = ['--host', '--grpc-port', '--monitoring-port', '--log-level', '--shutdown-timeout'];
@@ -60,7 +60,7 @@ function app(
 
 export const FACTS: Record<AppName, AppFact> = {
   galley: app('galley', port('grpc', '--grpc-port', 9901), monitoring(9902), [], ['--config-dir'], [
-    { env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR },
+    { flag: '--config-dir', env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR },
   ]),
   pilot: app(
     'pilot',
@@ -77,7 +77,7 @@ export const FACTS: Record<AppName, AppFact> = {
     monitoring(15016),
     [],
     ['--state-dir', '--trust-domain', '--serving-dns-names'],
-    [{ env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
+    [{ flag: '--state-dir', env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
   ),
 };
 

@@ -58,35 +58,48 @@ export class Component {
  */
 export async function runUntilSignalled(component: Component, shutdownTimeoutMs: number): Promise<void> {
   const { logger } = component;
+  // Logging must never stand between a signal and the exit: when the supervisor died, stdout may be a broken pipe.
+  const log = (write: () => void) => {
+    try {
+      write();
+    } catch {
+      // nowhere to report it
+    }
+  };
+  const exit = (code: number): never => {
+    log(() => logger.flush());
+    process.exit(code);
+  };
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
-      logger.warn({ signal }, 'second signal; exiting now');
-      process.exit(1);
+      log(() => logger.warn({ signal }, 'second signal; exiting now'));
+      exit(1);
     }
     signalled = true;
-    logger.info({ signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
+    log(() => logger.info({ signal, timeoutMs: shutdownTimeoutMs }, 'shutting down'));
     setTimeout(() => {
-      logger.error('shutdown overran its deadline; exiting');
-      process.exit(1);
+      log(() => logger.error('shutdown overran its deadline; exiting'));
+      exit(1);
     }, shutdownTimeoutMs + 1000).unref();
     component.stop(shutdownTimeoutMs).then(
       () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
+        log(() => logger.info('stopped'));
+        exit(0);
       },
       (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        log(() => logger.error({ err }, 'shutdown failed'));
+        exit(1);
       },
     );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // Under `flotilla up` the supervisor holds our stdin open; if it dies without signalling (SIGKILL), stdin
-  // closes and we stop too, so no process outlives the local mesh.
+  // closes and we stop too, so no process outlives the local mesh. Its output pipes may be gone by then.
   if (process.env.FLOTILLA_SUPERVISED === '1') {
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
     process.stdin.on('end', () => onSignal('SIGTERM'));
     process.stdin.on('error', () => onSignal('SIGTERM'));
     process.stdin.resume();
@@ -94,8 +107,7 @@ export async function runUntilSignalled(component: Component, shutdownTimeoutMs:
   try {
     await component.start();
   } catch (err) {
-    logger.fatal((err as Error).message);
-    logger.flush();
-    process.exit(1);
+    log(() => logger.fatal((err as Error).message));
+    exit(1);
   }
 }

@@ -29,6 +29,44 @@ function reflectionPackageDefinition(): PackageDefinition {
   return reflectionPackage;
 }
 
+type Handler = (call: unknown) => void;
+
+/** Collects the (definition, implementation) pairs a ReflectionService would add to a server. */
+function reflectionHandlers(pkg: PackageDefinition, services: string[]) {
+  const added: { definition: grpc.ServiceDefinition; handlers: Map<string, Handler> }[] = [];
+  new ReflectionService(pkg, { services }).addToServer({
+    addService: (definition, implementation) => {
+      const handlers = new Map<string, Handler>();
+      for (const [name, method] of Object.entries(definition))
+        handlers.set(method.path, implementation[name] as Handler);
+      added.push({ definition, handlers });
+    },
+  });
+  return added;
+}
+
+/**
+ * Adds server reflection (v1 and v1alpha), built on its first call: parsing the descriptors of every generated
+ * proto takes seconds that start-up should not pay for a service few runs call. The method definitions come
+ * from an empty package definition, which costs nothing.
+ */
+function addLazyReflection(server: grpc.Server, services: string[]): void {
+  let real: Map<string, Handler> | undefined;
+  const handlerFor = (path: string): Handler => {
+    real ??= new Map(
+      reflectionHandlers(reflectionPackageDefinition(), services).flatMap((s) => [...s.handlers]),
+    );
+    return real.get(path)!;
+  };
+  for (const { definition } of reflectionHandlers({}, services)) {
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(definition)) {
+      implementation[name] = ((call: unknown) => handlerFor(method.path)(call)) as grpc.UntypedHandleCall;
+    }
+    server.addService(definition, implementation);
+  }
+}
+
 /** "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources" → the service part. */
 export function serviceNameOf(definition: grpc.ServiceDefinition): string {
   const first = Object.values(definition)[0];
@@ -45,6 +83,7 @@ export class GrpcServer {
   private readonly server: grpc.Server;
   private readonly services: string[] = [];
   private port: number | undefined;
+  private reflectionAdded = false;
 
   constructor(private readonly config: GrpcServerConfig) {
     this.server = new grpc.Server(config.serverOptions);
@@ -74,9 +113,10 @@ export class GrpcServer {
 
   async start(): Promise<number> {
     const { host, port, portOption, credentials, logger, name } = this.config;
-    new ReflectionService(reflectionPackageDefinition(), {
-      services: [HEALTH_SERVICE_NAME, ...this.services],
-    }).addToServer(this.server);
+    if (!this.reflectionAdded) {
+      addLazyReflection(this.server, [HEALTH_SERVICE_NAME, ...this.services]);
+      this.reflectionAdded = true;
+    }
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(target, credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {

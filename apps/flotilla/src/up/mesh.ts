@@ -1,0 +1,133 @@
+import { join, resolve } from 'node:path';
+
+/** The local mesh's ports; each has an `up` option to override it. */
+export interface MeshPorts {
+  galleyGrpc: number;
+  galleyMonitoring: number;
+  pilotXds: number;
+  pilotGrpc: number;
+  pilotMonitoring: number;
+  mixerGrpc: number;
+  mixerMonitoring: number;
+  citadelGrpc: number;
+  citadelMonitoring: number;
+}
+
+export const DEFAULT_PORTS: MeshPorts = {
+  galleyGrpc: 9901,
+  galleyMonitoring: 9902,
+  pilotXds: 15010,
+  pilotGrpc: 15011,
+  pilotMonitoring: 15014,
+  mixerGrpc: 9091,
+  mixerMonitoring: 9093,
+  citadelGrpc: 8060,
+  citadelMonitoring: 15016,
+};
+
+/** `galleyGrpc` → `--galley-grpc-port`: the `up` option that sets a port. */
+export function portOptionOf(key: keyof MeshPorts): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) + '-port';
+}
+
+export interface MeshSettings {
+  host: string;
+  ports: MeshPorts;
+  configDir: string;
+  stateDir: string;
+  logLevel: string;
+}
+
+export interface GrpcEndpoint {
+  port: keyof MeshPorts;
+  /** PEM file of the CA that signs the server's certificate; plaintext when absent. */
+  tlsRootCert?: string;
+}
+
+/** One control-plane app as the local mesh runs it. */
+export interface MeshComponent {
+  name: 'galley' | 'pilot' | 'mixer' | 'citadel';
+  args: string[];
+  grpc: GrpcEndpoint[];
+  monitoringPort: keyof MeshPorts;
+}
+
+export function citadelStateDir(settings: MeshSettings): string {
+  return join(resolve(settings.stateDir), 'citadel');
+}
+
+export function rootCertPath(settings: MeshSettings): string {
+  return join(citadelStateDir(settings), 'root-cert.pem');
+}
+
+/** The four apps with the flags that place them on the mesh's host, ports and state folder. */
+export function meshComponents(settings: MeshSettings): MeshComponent[] {
+  const { host, ports, logLevel } = settings;
+  const common = (grpc: keyof MeshPorts, monitoring: keyof MeshPorts) => [
+    '--host',
+    host,
+    '--grpc-port',
+    String(ports[grpc]),
+    '--monitoring-port',
+    String(ports[monitoring]),
+    '--log-level',
+    logLevel,
+  ];
+  return [
+    {
+      name: 'galley',
+      args: [...common('galleyGrpc', 'galleyMonitoring'), '--config-dir', resolve(settings.configDir)],
+      grpc: [{ port: 'galleyGrpc' }],
+      monitoringPort: 'galleyMonitoring',
+    },
+    {
+      name: 'pilot',
+      args: [...common('pilotGrpc', 'pilotMonitoring'), '--xds-port', String(ports.pilotXds)],
+      grpc: [{ port: 'pilotGrpc' }, { port: 'pilotXds' }],
+      monitoringPort: 'pilotMonitoring',
+    },
+    {
+      name: 'mixer',
+      args: common('mixerGrpc', 'mixerMonitoring'),
+      grpc: [{ port: 'mixerGrpc' }],
+      monitoringPort: 'mixerMonitoring',
+    },
+    {
+      name: 'citadel',
+      args: [
+        ...common('citadelGrpc', 'citadelMonitoring'),
+        '--state-dir',
+        citadelStateDir(settings),
+        '--serving-dns-names',
+        ['localhost', '127.0.0.1', host].filter((v, i, all) => all.indexOf(v) === i).join(','),
+      ],
+      grpc: [{ port: 'citadelGrpc', tlsRootCert: rootCertPath(settings) }],
+      monitoringPort: 'citadelMonitoring',
+    },
+  ];
+}
+
+/**
+ * `<state>/endpoints.json`: where each app of the running mesh answers. Later issues add keys; these are never
+ * renamed.
+ */
+export function endpointsOf(settings: MeshSettings) {
+  const { host, ports } = settings;
+  const addr = (p: keyof MeshPorts) => `${host}:${ports[p]}`;
+  const metrics = (p: keyof MeshPorts) => `http://${addr(p)}/metrics`;
+  return {
+    galley: { grpc: addr('galleyGrpc'), metrics: metrics('galleyMonitoring') },
+    pilot: {
+      grpc: addr('pilotGrpc'),
+      xds: addr('pilotXds'),
+      metrics: metrics('pilotMonitoring'),
+      debug: `http://${addr('pilotMonitoring')}`,
+    },
+    mixer: { grpc: addr('mixerGrpc'), metrics: metrics('mixerMonitoring') },
+    citadel: {
+      grpc: addr('citadelGrpc'),
+      metrics: metrics('citadelMonitoring'),
+      rootCert: rootCertPath(settings),
+    },
+  };
+}
