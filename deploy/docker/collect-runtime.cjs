@@ -54,7 +54,9 @@ function main(argv) {
     const manifest = readJson(path.join(root, dir, 'package.json'));
     for (const entry of manifest.files ?? ['dist']) {
       if (/[*?[\]{}!]/.test(entry)) {
-        throw new Error(`${dir}/package.json: "files" entry ${JSON.stringify(entry)} is a pattern; use a path`);
+        throw new Error(
+          `${dir}/package.json: "files" entry ${JSON.stringify(entry)} is a pattern; use a path`,
+        );
       }
       const from = path.join(root, dir, entry);
       if (!fs.existsSync(from)) {

@@ -31,7 +31,10 @@ beforeAll(() => {
 });
 
 it('docker-compose config -q accepts the file', () => {
-  const result = spawnSync('docker-compose', ['-f', FILE, 'config', '-q'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const result = spawnSync('docker-compose', ['-f', FILE, 'config', '-q'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
   if (result.error && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new Error('docker-compose is not installed: apt-get install docker-compose (Debian ships v1.29)');
   }
@@ -55,14 +58,18 @@ describe.each(APPS)('%s', (app) => {
     problems.expectEqual(at(app), 'build.context', rel(context), '.');
     const dockerfile = path.resolve(context, build.dockerfile ?? 'Dockerfile');
     problems.expectEqual(at(app), 'build.dockerfile', rel(dockerfile), 'deploy/docker/Dockerfile');
-    if (!fs.existsSync(dockerfile)) problems.add(at(app), 'build.dockerfile', `${rel(dockerfile)} does not exist`);
+    if (!fs.existsSync(dockerfile))
+      problems.add(at(app), 'build.dockerfile', `${rel(dockerfile)} does not exist`);
     problems.expectEqual(at(app), 'build.target', build.target, app);
     if (!service.image?.startsWith(`flotilla/${app}:`)) {
       problems.add(at(app), 'image', `expected flotilla/${app}:<tag>, found ${service.image}`);
     }
     const command = commandOf(service);
     if (command.length > 0) {
-      problems.expectEqual(at(app), 'command[0..1]', command.slice(0, 2), ['node', `apps/${app}/dist/main.js`]);
+      problems.expectEqual(at(app), 'command[0..1]', command.slice(0, 2), [
+        'node',
+        `apps/${app}/dist/main.js`,
+      ]);
     }
     expect(problems.list).toEqual([]);
   });
@@ -78,7 +85,11 @@ describe.each(APPS)('%s', (app) => {
       problems.expectEqual(at(app), `environment.${mount.env}`, env[mount.env], mount.path);
     }
     if (!/^\d+$/.test(env.FLOTILLA_SHUTDOWN_TIMEOUT ?? '')) {
-      problems.add(at(app), 'environment.FLOTILLA_SHUTDOWN_TIMEOUT', `expected whole seconds, found ${env.FLOTILLA_SHUTDOWN_TIMEOUT}`);
+      problems.add(
+        at(app),
+        'environment.FLOTILLA_SHUTDOWN_TIMEOUT',
+        `expected whole seconds, found ${env.FLOTILLA_SHUTDOWN_TIMEOUT}`,
+      );
     }
     if (!env.FLOTILLA_LOG_LEVEL) problems.add(at(app), 'environment.FLOTILLA_LOG_LEVEL', 'missing');
     expect(problems.list).toEqual([]);
@@ -96,7 +107,12 @@ describe.each(APPS)('%s', (app) => {
       problems.expectEqual(at(app), `ports[${i}] host port`, p.hostPort, p.containerPort);
       problems.expectEqual(at(app), `ports[${i}] protocol`, p.protocol, 'tcp');
     });
-    problems.expectEqual(at(app), 'ports[*] container ports', ports.map((p) => p.containerPort).sort((a, b) => a - b), expected);
+    problems.expectEqual(
+      at(app),
+      'ports[*] container ports',
+      ports.map((p) => p.containerPort).sort((a, b) => a - b),
+      expected,
+    );
     expect(problems.list).toEqual([]);
   });
 
@@ -116,7 +132,9 @@ describe.each(APPS)('%s', (app) => {
 describe('start order and volumes', () => {
   it('starts pilot and mixer once galley is healthy, and mixer once redis is', () => {
     const problems = new Problems();
-    problems.expectEqual(at('pilot'), 'depends_on', dependsOn(compose.services.pilot), { galley: 'service_healthy' });
+    problems.expectEqual(at('pilot'), 'depends_on', dependsOn(compose.services.pilot), {
+      galley: 'service_healthy',
+    });
     problems.expectEqual(at('mixer'), 'depends_on', dependsOn(compose.services.mixer), {
       galley: 'service_healthy',
       redis: 'service_healthy',
@@ -128,7 +146,10 @@ describe('start order and volumes', () => {
   it("keeps citadel's state in a named volume at its state folder", () => {
     const state = FACTS.citadel.mounts[0].path;
     const mount = volumeMounts(compose.services.citadel).find((m) => m.target === state);
-    expect({ field: `${at('citadel')}.volumes`, mount: mount?.target }).toEqual({ field: `${at('citadel')}.volumes`, mount: state });
+    expect({ field: `${at('citadel')}.volumes`, mount: mount?.target }).toEqual({
+      field: `${at('citadel')}.volumes`,
+      mount: state,
+    });
     const source = mount?.source ?? '';
     expect({ field: `${FILE}: volumes`, declared: Object.keys(compose.volumes ?? {}) }).toEqual({
       field: `${FILE}: volumes`,
@@ -143,7 +164,11 @@ describe('start order and volumes', () => {
       field: `${at('galley')}.volumes`,
       source: mount?.source && rel(path.resolve(COMPOSE_DIR, mount.source)),
       readOnly: mount?.readOnly,
-    }).toEqual({ field: `${at('galley')}.volumes`, source: rel(repoPath('examples', 'bookinfo')), readOnly: true });
+    }).toEqual({
+      field: `${at('galley')}.volumes`,
+      source: rel(repoPath('examples', 'bookinfo')),
+      readOnly: true,
+    });
   });
 
   it("names the citadel service in citadel's serving certificate", () => {

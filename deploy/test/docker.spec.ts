@@ -8,7 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Dockerfile, Stage } from './support/dockerfile';
-import { DOCKERFILE, ancestry, envOf, execCmdOf, exposedPorts, lastValue, readDockerfile } from './support/dockerfile';
+import {
+  DOCKERFILE,
+  ancestry,
+  envOf,
+  execCmdOf,
+  exposedPorts,
+  lastValue,
+  readDockerfile,
+} from './support/dockerfile';
 import { APPS, FACTS, rel, repoPath } from './support/facts';
 import { Problems } from './support/problems';
 
@@ -44,11 +52,13 @@ it('builds every stage from node:20-slim', () => {
 it('installs production dependencies only into the runtime stage', () => {
   const problems = new Problems();
   const prodDeps = stage('prod-deps');
-  if (!runs(prodDeps).some((r) => /\bnpm ci\b.*--omit=dev/.test(r))) {
-    problems.add(at(prodDeps), 'RUN', 'expected npm ci --omit=dev');
+  if (!runs(prodDeps).some((r) => /\bnpm (ci|install)\b.*--omit=dev/.test(r))) {
+    problems.add(at(prodDeps), 'RUN', 'expected npm install --omit=dev (or npm ci --omit=dev)');
   }
   const runtime = stage('runtime');
-  const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => /--from=(\S+)/.exec(i.value)?.[1]);
+  const copies = runtime.instructions
+    .filter((i) => i.keyword === 'COPY')
+    .map((i) => /--from=(\S+)/.exec(i.value)?.[1]);
   problems.expectEqual(at(runtime), 'COPY --from', copies, ['prod-deps']);
   expect(problems.list).toEqual([]);
 });
@@ -60,8 +70,10 @@ describe.each(APPS)('target %s', (app) => {
     const build = stage(`${app}-build`);
     const problems = new Problems();
     const run = runs(build).join(' && ');
-    if (!run.includes(`npx nx run ${app}:build`)) problems.add(at(build), 'RUN', `expected npx nx run ${app}:build`);
-    if (!run.includes(`collect-runtime.cjs ${app} /out`)) problems.add(at(build), 'RUN', `expected collect-runtime.cjs ${app} /out`);
+    if (!run.includes(`npx nx run ${app}:build`))
+      problems.add(at(build), 'RUN', `expected npx nx run ${app}:build`);
+    if (!run.includes(`collect-runtime.cjs ${app} /out`))
+      problems.add(at(build), 'RUN', `expected collect-runtime.cjs ${app} /out`);
     expect(problems.list).toEqual([]);
   });
 
@@ -74,7 +86,12 @@ describe.each(APPS)('target %s', (app) => {
       if (chain.includes(forbidden)) problems.add(at(final), 'FROM', `must not descend from ${forbidden}`);
     }
     const copies = final.instructions.filter((i) => i.keyword === 'COPY');
-    problems.expectEqual(at(final), 'COPY', copies.map((c) => c.value), [`--from=${app}-build /out/ ./`]);
+    problems.expectEqual(
+      at(final),
+      'COPY',
+      copies.map((c) => c.value),
+      [`--from=${app}-build /out/ ./`],
+    );
     expect(problems.list).toEqual([]);
   });
 
@@ -82,11 +99,21 @@ describe.each(APPS)('target %s', (app) => {
     const problems = new Problems();
     const final = stage(app);
     const expected = fact.ports.map((p) => p.defaultPort).sort((a, b) => a - b);
-    problems.expectEqual(at(final), 'EXPOSE', exposedPorts(final).sort((a, b) => a - b), expected);
+    problems.expectEqual(
+      at(final),
+      'EXPOSE',
+      exposedPorts(final).sort((a, b) => a - b),
+      expected,
+    );
     problems.expectEqual(at(final), 'CMD', execCmdOf(final), ['node', `apps/${app}/dist/main.js`]);
     problems.expectEqual(at(final), 'USER', lastValue(final, 'USER'), 'node');
     const env = envOf(final);
-    problems.expectEqual(at(final), 'ENV HEALTHCHECK_PORT', env.HEALTHCHECK_PORT, String(fact.monitoring.defaultPort));
+    problems.expectEqual(
+      at(final),
+      'ENV HEALTHCHECK_PORT',
+      env.HEALTHCHECK_PORT,
+      String(fact.monitoring.defaultPort),
+    );
     for (const mount of fact.mounts.filter((m) => m.env === 'FLOTILLA_STATE_DIR')) {
       problems.expectEqual(at(final), `ENV ${mount.env}`, env[mount.env], mount.path);
     }
@@ -123,7 +150,8 @@ describe('collect-runtime.cjs', () => {
     fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     fs.writeFileSync(path.join(root, file), content);
   };
-  const pkg = (name: string, extra: Record<string, unknown> = {}): string => JSON.stringify({ name, ...extra });
+  const pkg = (name: string, extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ name, ...extra });
   const listFiles = (dir: string): string[] =>
     fs.existsSync(dir)
       ? (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
@@ -136,12 +164,18 @@ describe('collect-runtime.cjs', () => {
 
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-collect-'));
-    write('apps/demo/package.json', pkg('@flotilla/demo', { dependencies: { '@flotilla/a': '*', pino: '*' } }));
+    write(
+      'apps/demo/package.json',
+      pkg('@flotilla/demo', { dependencies: { '@flotilla/a': '*', pino: '*' } }),
+    );
     write('apps/demo/dist/main.js', '');
     write('apps/demo/src/main.ts', '');
     write('apps/other/package.json', pkg('@flotilla/other'));
     write('apps/other/dist/main.js', '');
-    write('libs/a/package.json', pkg('@flotilla/a', { files: ['dist', 'descriptors'], dependencies: { '@flotilla/b': '*' } }));
+    write(
+      'libs/a/package.json',
+      pkg('@flotilla/a', { files: ['dist', 'descriptors'], dependencies: { '@flotilla/b': '*' } }),
+    );
     write('libs/a/dist/index.js', '');
     write('libs/a/descriptors/set.binpb', '');
     write('libs/a/src/index.ts', '');

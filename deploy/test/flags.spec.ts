@@ -41,9 +41,11 @@ function usesOf(rendered: Rendered[], app: AppName): { flags: Use[]; envs: Use[]
   const where = `${deployment.source}: ${describeObject(deployment.object)}`;
   specOf<DeploymentSpec>(deployment.object).template.spec.containers.forEach((c, i) => {
     const field = `spec.template.spec.containers[${i}]`;
-    for (const f of parseFlags(c.args ?? [])) flags.push({ name: f.flag, where, field: `${field}.args[${f.index}]` });
+    for (const f of parseFlags(c.args ?? []))
+      flags.push({ name: f.flag, where, field: `${field}.args[${f.index}]` });
     (c.env ?? []).forEach((e, j) => {
-      if (e.name.startsWith('FLOTILLA_')) envs.push({ name: e.name, where, field: `${field}.env[${j}].name` });
+      if (e.name.startsWith('FLOTILLA_'))
+        envs.push({ name: e.name, where, field: `${field}.env[${j}].name` });
     });
   });
 
@@ -82,15 +84,28 @@ describe('container ports follow the flags, variables and defaults (no build nee
       const expected = effectivePort(port, c.args ?? [], env);
       const index = (c.ports ?? []).findIndex((p) => p.name === port.name);
       if (index < 0) {
-        problems.add(where, 'spec.template.spec.containers[0].ports', `no port named ${port.name} (${expected.where}: ${expected.port})`);
+        problems.add(
+          where,
+          'spec.template.spec.containers[0].ports',
+          `no port named ${port.name} (${expected.where}: ${expected.port})`,
+        );
         continue;
       }
       const field = `spec.template.spec.containers[0].ports[${index}].containerPort`;
       if (c.ports?.[index].containerPort !== expected.port) {
-        problems.add(where, field, `is ${c.ports?.[index].containerPort}, but the app listens on ${expected.port} (${expected.where})`);
+        problems.add(
+          where,
+          field,
+          `is ${c.ports?.[index].containerPort}, but the app listens on ${expected.port} (${expected.where})`,
+        );
       }
     }
-    problems.expectEqual(where, 'spec.template.spec.containers[0].ports[*].name', (c.ports ?? []).map((p) => p.name).sort(), FACTS[app].ports.map((p) => p.name).sort());
+    problems.expectEqual(
+      where,
+      'spec.template.spec.containers[0].ports[*].name',
+      (c.ports ?? []).map((p) => p.name).sort(),
+      FACTS[app].ports.map((p) => p.name).sort(),
+    );
     expect(problems.list).toEqual([]);
   });
 
@@ -100,10 +115,12 @@ describe('container ports follow the flags, variables and defaults (no build nee
     const knownEnvs = new Set(known.map(envNameOf));
     const { flags, envs } = usesOf(rendered, app);
     for (const use of flags) {
-      if (!known.includes(use.name)) problems.add(use.where, use.field, `${use.name} is not one of ${known.join(' ')}`);
+      if (!known.includes(use.name))
+        problems.add(use.where, use.field, `${use.name} is not one of ${known.join(' ')}`);
     }
     for (const use of envs) {
-      if (!knownEnvs.has(use.name)) problems.add(use.where, use.field, `${use.name} is not one of ${[...knownEnvs].join(' ')}`);
+      if (!knownEnvs.has(use.name))
+        problems.add(use.where, use.field, `${use.name} is not one of ${[...knownEnvs].join(' ')}`);
     }
     expect(problems.list).toEqual([]);
   });
@@ -134,7 +151,12 @@ describe.each(APPS)("%s --help (needs the app's build)", (app) => {
     const problems = new Problems();
     const where = `node apps/${app}/dist/main.js --help`;
     for (const port of FACTS[app].ports) {
-      problems.expectEqual(where, `${port.flag} default`, help.options.get(port.flag)?.defaultValue, String(port.defaultPort));
+      problems.expectEqual(
+        where,
+        `${port.flag} default`,
+        help.options.get(port.flag)?.defaultValue,
+        String(port.defaultPort),
+      );
     }
     problems.expectEqual(where, '--host default', help.options.get('--host')?.defaultValue, '0.0.0.0');
     expect(problems.list).toEqual([]);
@@ -145,7 +167,8 @@ describe.each(APPS)("%s --help (needs the app's build)", (app) => {
     const { flags, envs } = usesOf(rendered, app);
     expect(flags.length).toBeGreaterThan(0);
     for (const use of flags) {
-      if (!help.options.has(use.name)) problems.add(use.where, use.field, `${use.name} is not a flag of ${app} (not in --help)`);
+      if (!help.options.has(use.name))
+        problems.add(use.where, use.field, `${use.name} is not a flag of ${app} (not in --help)`);
     }
     const helpEnvs = new Set([...help.options.values()].flatMap((o) => (o.env ? [o.env] : [])));
     for (const use of envs) {

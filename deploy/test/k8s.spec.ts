@@ -58,17 +58,20 @@ describe('kustomizations', () => {
     expect(rendered.map((r) => describeObject(r.object)).sort()).toEqual(expected);
   });
 
-  it.each([OVERLAY, ...APPS.map(BASE)].map(rel))('%s holds only its kustomization and the files it lists', (relDir) => {
-    const dir = repoPath(relDir);
-    const file = kustomizationFile(dir) as string;
-    const [kustomization] = readYamlDocuments(file) as { resources?: string[] }[];
-    const listed = new Set((kustomization.resources ?? []).map((entry) => path.resolve(dir, entry)));
-    const unused = fs
-      .readdirSync(dir)
-      .map((name) => path.join(dir, name))
-      .filter((p) => p !== file && !listed.has(p));
-    expect(unused).toEqual([]);
-  });
+  it.each([OVERLAY, ...APPS.map(BASE)].map(rel))(
+    '%s holds only its kustomization and the files it lists',
+    (relDir) => {
+      const dir = repoPath(relDir);
+      const file = kustomizationFile(dir) as string;
+      const [kustomization] = readYamlDocuments(file) as { resources?: string[] }[];
+      const listed = new Set((kustomization.resources ?? []).map((entry) => path.resolve(dir, entry)));
+      const unused = fs
+        .readdirSync(dir)
+        .map((name) => path.join(dir, name))
+        .filter((p) => p !== file && !listed.has(p));
+      expect(unused).toEqual([]);
+    },
+  );
 });
 
 describe('rendered objects', () => {
@@ -97,8 +100,18 @@ describe('rendered objects', () => {
     const problems = new Problems();
     for (const r of rendered.filter((x) => x.object.kind !== 'Namespace')) {
       const labels = r.object.metadata.labels ?? {};
-      problems.expectEqual(where(r), 'metadata.labels["app.kubernetes.io/name"]', labels['app.kubernetes.io/name'], r.object.metadata.name);
-      problems.expectEqual(where(r), 'metadata.labels["app.kubernetes.io/part-of"]', labels['app.kubernetes.io/part-of'], 'flotilla');
+      problems.expectEqual(
+        where(r),
+        'metadata.labels["app.kubernetes.io/name"]',
+        labels['app.kubernetes.io/name'],
+        r.object.metadata.name,
+      );
+      problems.expectEqual(
+        where(r),
+        'metadata.labels["app.kubernetes.io/part-of"]',
+        labels['app.kubernetes.io/part-of'],
+        'flotilla',
+      );
       for (const key of ['app.kubernetes.io/component', 'app.kubernetes.io/version']) {
         if (!labels[key]) problems.add(where(r), `metadata.labels["${key}"]`, 'missing');
       }
@@ -113,9 +126,18 @@ describe('selectors', () => {
     for (const r of ofKind(rendered, 'Deployment')) {
       const spec = specOf<DeploymentSpec>(r.object);
       if (!selects(spec.selector.matchLabels, spec.template.metadata?.labels)) {
-        problems.add(where(r), 'spec.selector.matchLabels', `does not match spec.template.metadata.labels ${JSON.stringify(spec.template.metadata?.labels)}`);
+        problems.add(
+          where(r),
+          'spec.selector.matchLabels',
+          `does not match spec.template.metadata.labels ${JSON.stringify(spec.template.metadata?.labels)}`,
+        );
       }
-      problems.expectEqual(where(r), 'spec.template.metadata.labels["app.kubernetes.io/name"]', spec.template.metadata?.labels?.['app.kubernetes.io/name'], r.object.metadata.name);
+      problems.expectEqual(
+        where(r),
+        'spec.template.metadata.labels["app.kubernetes.io/name"]',
+        spec.template.metadata?.labels?.['app.kubernetes.io/name'],
+        r.object.metadata.name,
+      );
     }
     expect(problems.list).toEqual([]);
   });
@@ -144,28 +166,45 @@ describe('selectors', () => {
   it('Service ports target named container ports of the selected pods, on the same port numbers', () => {
     const problems = new Problems();
     for (const r of ofKind(rendered, 'Service')) {
-      const deployment = ofKind(rendered, 'Deployment').find((d) => d.object.metadata.name === r.object.metadata.name);
+      const deployment = ofKind(rendered, 'Deployment').find(
+        (d) => d.object.metadata.name === r.object.metadata.name,
+      );
       if (!deployment) {
         problems.add(where(r), '', 'no Deployment of the same name');
         continue;
       }
-      const containerPorts = specOf<DeploymentSpec>(deployment.object).template.spec.containers.flatMap((c) => c.ports ?? []);
+      const containerPorts = specOf<DeploymentSpec>(deployment.object).template.spec.containers.flatMap(
+        (c) => c.ports ?? [],
+      );
       (specOf<ServiceSpec>(r.object).ports ?? []).forEach((port, i) => {
         const field = `spec.ports[${i}]`;
         if (typeof port.targetPort !== 'string') {
-          problems.add(where(r), `${field}.targetPort`, `should name a container port, found ${JSON.stringify(port.targetPort)}`);
+          problems.add(
+            where(r),
+            `${field}.targetPort`,
+            `should name a container port, found ${JSON.stringify(port.targetPort)}`,
+          );
           return;
         }
         const target = containerPorts.find((p) => p.name === port.targetPort);
         if (!target) {
-          problems.add(where(r), `${field}.targetPort`, `no container port named ${port.targetPort} in ${deployment.source}`);
+          problems.add(
+            where(r),
+            `${field}.targetPort`,
+            `no container port named ${port.targetPort} in ${deployment.source}`,
+          );
           return;
         }
         problems.expectEqual(where(r), `${field}.port`, port.port, target.containerPort);
         problems.expectEqual(where(r), `${field}.name`, port.name, port.targetPort);
       });
       const serviceNames = (specOf<ServiceSpec>(r.object).ports ?? []).map((p) => p.name).sort();
-      problems.expectEqual(where(r), 'spec.ports[*].name', serviceNames, containerPorts.map((p) => p.name).sort());
+      problems.expectEqual(
+        where(r),
+        'spec.ports[*].name',
+        serviceNames,
+        containerPorts.map((p) => p.name).sort(),
+      );
     }
     expect(problems.list).toEqual([]);
   });
@@ -185,7 +224,11 @@ describe('pods', () => {
     eachContainer((r, c, field) => {
       const app = appLabelOf(r.object) ?? '';
       if (!isAppName(app)) {
-        problems.add(where(r), 'metadata.labels["app.kubernetes.io/name"]', `${app} is not one of ${APPS.join(', ')}`);
+        problems.add(
+          where(r),
+          'metadata.labels["app.kubernetes.io/name"]',
+          `${app} is not one of ${APPS.join(', ')}`,
+        );
         return;
       }
       const probes: [keyof Container, string | undefined][] = [
@@ -200,11 +243,20 @@ describe('pods', () => {
           continue;
         }
         if (!probe.httpGet) {
-          problems.add(where(r), `${field}.${name}.httpGet`, 'missing: probes use HTTP on the monitoring port');
+          problems.add(
+            where(r),
+            `${field}.${name}.httpGet`,
+            'missing: probes use HTTP on the monitoring port',
+          );
           continue;
         }
         if (path) problems.expectEqual(where(r), `${field}.${name}.httpGet.path`, probe.httpGet.path, path);
-        problems.expectEqual(where(r), `${field}.${name}.httpGet.port`, probe.httpGet.port, MONITORING_PORT_NAME);
+        problems.expectEqual(
+          where(r),
+          `${field}.${name}.httpGet.port`,
+          probe.httpGet.port,
+          MONITORING_PORT_NAME,
+        );
       }
       const monitoring = (c.ports ?? []).find((p) => p.name === MONITORING_PORT_NAME);
       if (!monitoring) problems.add(where(r), `${field}.ports`, `no port named ${MONITORING_PORT_NAME}`);
@@ -219,15 +271,26 @@ describe('pods', () => {
       pod.containers.forEach((c, i) => {
         const field = `spec.template.spec.containers[${i}]`;
         const nonRoot = c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
-        if (nonRoot !== true) problems.add(where(r), 'spec.template.spec.securityContext.runAsNonRoot', 'must be true');
+        if (nonRoot !== true)
+          problems.add(where(r), 'spec.template.spec.securityContext.runAsNonRoot', 'must be true');
         // The image's user is the name `node`; runAsNonRoot can only be enforced with a numeric user.
         if (!pod.securityContext?.runAsUser) {
-          problems.add(where(r), 'spec.template.spec.securityContext.runAsUser', 'must be set (node is uid 1000)');
+          problems.add(
+            where(r),
+            'spec.template.spec.securityContext.runAsUser',
+            'must be set (node is uid 1000)',
+          );
         }
-        problems.expectEqual(where(r), `${field}.securityContext.allowPrivilegeEscalation`, c.securityContext?.allowPrivilegeEscalation, false);
+        problems.expectEqual(
+          where(r),
+          `${field}.securityContext.allowPrivilegeEscalation`,
+          c.securityContext?.allowPrivilegeEscalation,
+          false,
+        );
         for (const kind of ['requests', 'limits'] as const) {
           for (const resource of ['cpu', 'memory']) {
-            if (!c.resources?.[kind]?.[resource]) problems.add(where(r), `${field}.resources.${kind}.${resource}`, 'missing');
+            if (!c.resources?.[kind]?.[resource])
+              problems.add(where(r), `${field}.resources.${kind}.${resource}`, 'missing');
           }
         }
       });
@@ -243,14 +306,30 @@ describe('pods', () => {
       const pod = specOf<DeploymentSpec>(r.object).template.spec;
       problems.expectEqual(where(r), 'spec.template.spec.serviceAccountName', pod.serviceAccountName, app);
       if (!accounts.has(pod.serviceAccountName ?? '')) {
-        problems.add(where(r), 'spec.template.spec.serviceAccountName', `no ServiceAccount ${pod.serviceAccountName} rendered`);
+        problems.add(
+          where(r),
+          'spec.template.spec.serviceAccountName',
+          `no ServiceAccount ${pod.serviceAccountName} rendered`,
+        );
       }
-      problems.expectEqual(where(r), 'spec.template.spec.containers[*].name', pod.containers.map((c) => c.name), [app]);
+      problems.expectEqual(
+        where(r),
+        'spec.template.spec.containers[*].name',
+        pod.containers.map((c) => c.name),
+        [app],
+      );
       const c = pod.containers[0];
       if (!c?.image?.startsWith(`flotilla/${app}:`)) {
-        problems.add(where(r), 'spec.template.spec.containers[0].image', `expected flotilla/${app}:<tag>, found ${c?.image}`);
+        problems.add(
+          where(r),
+          'spec.template.spec.containers[0].image',
+          `expected flotilla/${app}:<tag>, found ${c?.image}`,
+        );
       }
-      problems.expectEqual(where(r), 'spec.template.spec.containers[0].command', c?.command, ['node', `apps/${app}/dist/main.js`]);
+      problems.expectEqual(where(r), 'spec.template.spec.containers[0].command', c?.command, [
+        'node',
+        `apps/${app}/dist/main.js`,
+      ]);
     }
     expect(problems.list).toEqual([]);
   });
@@ -280,12 +359,15 @@ const kustomizeMajor = kubectl ? kubectlKustomizeMajor(kubectl) : undefined;
 const crossCheck = kubectl && kustomizeMajor !== undefined && kustomizeMajor >= 4;
 
 describe('kubectl kustomize', () => {
-  (crossCheck ? it : it.skip)(`renders the overlay exactly as this suite does (${kubectl ?? 'no kubectl'}, kustomize v${kustomizeMajor ?? '?'})`, () => {
-    const byId = (objects: K8sObject[]): Record<string, K8sObject> =>
-      Object.fromEntries(objects.map((o) => [objectId(o), o]));
-    const theirs = byId(renderWithKubectl(kubectl as string, OVERLAY));
-    const ours = byId(renderKustomization(OVERLAY).map((r) => r.object));
-    expect(Object.keys(theirs).sort()).toEqual(Object.keys(ours).sort());
-    expect(theirs).toEqual(ours);
-  });
+  (crossCheck ? it : it.skip)(
+    `renders the overlay exactly as this suite does (${kubectl ?? 'no kubectl'}, kustomize v${kustomizeMajor ?? '?'})`,
+    () => {
+      const byId = (objects: K8sObject[]): Record<string, K8sObject> =>
+        Object.fromEntries(objects.map((o) => [objectId(o), o]));
+      const theirs = byId(renderWithKubectl(kubectl as string, OVERLAY));
+      const ours = byId(renderKustomization(OVERLAY).map((r) => r.object));
+      expect(Object.keys(theirs).sort()).toEqual(Object.keys(ours).sort());
+      expect(theirs).toEqual(ours);
+    },
+  );
 });

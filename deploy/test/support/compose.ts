@@ -11,7 +11,9 @@ export interface ComposeService {
   build?: string | { context?: string; dockerfile?: string; target?: string };
   command?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
-  ports?: (string | number | { target: number; published?: number | string; host_ip?: string; protocol?: string })[];
+  ports?: (
+    string | number | { target: number; published?: number | string; host_ip?: string; protocol?: string }
+  )[];
   volumes?: (string | { type?: string; source?: string; target: string; read_only?: boolean })[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
@@ -70,7 +72,9 @@ export function environmentOf(service: ComposeService): Record<string, string> {
 /** The service's command as a list of arguments (a string command is split on spaces, as Compose does). */
 export function commandOf(service: ComposeService): string[] {
   if (service.command === undefined) return [];
-  return Array.isArray(service.command) ? service.command.map(String) : service.command.split(/\s+/).filter(Boolean);
+  return Array.isArray(service.command)
+    ? service.command.map(String)
+    : service.command.split(/\s+/).filter(Boolean);
 }
 
 /** Parses `[ip:][host:]container[/proto]` and the long syntax; a port range is reported as NaN. */

@@ -36,7 +36,8 @@ export function readDockerfile(file = DOCKERFILE): Dockerfile {
     pending = pending ? { text: `${pending.text} ${text}`, line: pending.line } : { text, line: i + 1 };
     if (!continues) {
       const match = /^(\S+)\s*(.*)$/.exec(pending.text.trim());
-      if (match) instructions.push({ keyword: match[1].toUpperCase(), value: match[2].trim(), line: pending.line });
+      if (match)
+        instructions.push({ keyword: match[1].toUpperCase(), value: match[2].trim(), line: pending.line });
       pending = undefined;
     }
   });
@@ -110,11 +111,11 @@ export function lastValue(stage: Stage, keyword: string): string | undefined {
 
 /** The stage and the stages it is built FROM, nearest first. */
 export function ancestry(dockerfile: Dockerfile, stage: Stage): Stage[] {
-  const chain: Stage[] = [];
-  for (let s: Stage | undefined = stage; s && !chain.includes(s); ) {
-    chain.push(s);
-    const parent = s.from;
-    s = dockerfile.stages.find((x) => x.name === parent);
+  const chain: Stage[] = [stage];
+  for (;;) {
+    const parentName: string = chain[chain.length - 1].from;
+    const parent = dockerfile.stages.find((x) => x.name === parentName);
+    if (!parent || chain.includes(parent)) return chain;
+    chain.push(parent);
   }
-  return chain;
 }

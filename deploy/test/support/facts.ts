@@ -28,11 +28,17 @@ export interface AppFact {
   mounts: { flag: string; env: string; path: string }[];
 }
 
-export const COMMON_FLAGS = ['--host', '--grpc-port', '--monitoring-port', '--log-level', '--shutdown-timeout'];
+export const COMMON_FLAGS = [
+  '--host',
+  '--grpc-port',
+  '--monitoring-port',
+  '--log-level',
+  '--shutdown-timeout',
+];
 export const MONITORING_PORT_NAME = 'http-monitoring';
 export const NAMESPACE = 'flotilla-system';
-export const CITADEL_STATE_DIR = '/var/lib/flotilla/citadel';
-export const GALLEY_CONFIG_DIR = '/etc/flotilla/mesh';
+const CITADEL_STATE_DIR = '/var/lib/flotilla/citadel';
+const GALLEY_CONFIG_DIR = '/etc/flotilla/mesh';
 
 /** `--grpc-port` → `FLOTILLA_GRPC_PORT`, the rule every app's options follow. */
 export function envNameOf(flag: string): string {
@@ -59,9 +65,14 @@ function app(
 }
 
 export const FACTS: Record<AppName, AppFact> = {
-  galley: app('galley', port('grpc', '--grpc-port', 9901), monitoring(9902), [], ['--config-dir'], [
-    { flag: '--config-dir', env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR },
-  ]),
+  galley: app(
+    'galley',
+    port('grpc', '--grpc-port', 9901),
+    monitoring(9902),
+    [],
+    ['--config-dir'],
+    [{ flag: '--config-dir', env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR }],
+  ),
   pilot: app(
     'pilot',
     port('grpc', '--grpc-port', 15011),
@@ -83,7 +94,6 @@ export const FACTS: Record<AppName, AppFact> = {
 
 /** The repository root (deploy/test/support → three levels up). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-export const DEPLOY_DIR = path.join(REPO_ROOT, 'deploy');
 
 export function repoPath(...parts: string[]): string {
   return path.join(REPO_ROOT, ...parts);

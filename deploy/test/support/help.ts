@@ -20,7 +20,7 @@ export interface Help {
   envNames: Set<string>;
 }
 
-export function entryPoint(app: string): string {
+function entryPoint(app: string): string {
   return repoPath('apps', app, 'dist', 'main.js');
 }
 

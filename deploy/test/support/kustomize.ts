@@ -134,14 +134,18 @@ export function renderKustomization(dir: string): Rendered[] {
     if (fs.statSync(target).isDirectory()) {
       out.push(...renderKustomization(target));
     } else {
-      readYamlDocuments(target).forEach((doc, i) => out.push({ source: rel(target), object: asK8sObject(doc, target, i) }));
+      readYamlDocuments(target).forEach((doc, i) =>
+        out.push({ source: rel(target), object: asK8sObject(doc, target, i) }),
+      );
     }
   }
 
   if (namespace !== undefined) {
     for (const { source, object } of out) {
       if (NAMESPACE_REFERENCING.has(object.kind)) {
-        throw new Error(`${source}: ${describe(object)}: kustomize rewrites namespaces inside a ${object.kind}; not supported here`);
+        throw new Error(
+          `${source}: ${describe(object)}: kustomize rewrites namespaces inside a ${object.kind}; not supported here`,
+        );
       }
       if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = namespace;
     }

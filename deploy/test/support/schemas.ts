@@ -22,8 +22,6 @@ const MODELS: Record<string, (data: K8sObject) => Validatable> = {
     new PodDisruptionBudget(data as ConstructorParameters<typeof PodDisruptionBudget>[0]),
 };
 
-export const VALIDATED_KINDS = Object.keys(MODELS);
-
 interface SchemaError {
   instancePath?: string;
   message?: string;
@@ -38,7 +36,9 @@ function hasErrors(err: unknown): err is { errors: SchemaError[] } {
 export function schemaErrors(object: K8sObject): [string, string][] {
   const model = MODELS[`${object.apiVersion}/${object.kind}`];
   if (!model) {
-    return [['', `no schema for ${object.apiVersion} ${object.kind}; add it to deploy/test/support/schemas.ts`]];
+    return [
+      ['', `no schema for ${object.apiVersion} ${object.kind}; add it to deploy/test/support/schemas.ts`],
+    ];
   }
   try {
     model(object).validate();

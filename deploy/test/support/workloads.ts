@@ -1,5 +1,5 @@
 /** Typed views of the parts of a Deployment the specs read, and the flag/port rules shared by the specs. */
-import type { AppFact, PortFact } from './facts';
+import type { PortFact } from './facts';
 import type { K8sObject, Rendered } from './kustomize';
 
 export interface ContainerPort {
@@ -64,7 +64,10 @@ export function ofKind(rendered: Rendered[], kind: string): Rendered[] {
 }
 
 /** True when every label of `selector` is in `labels` (and the selector is not empty). */
-export function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+export function selects(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
   const entries = Object.entries(selector ?? {});
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
 }
@@ -114,8 +117,4 @@ export function envRecord(env: readonly EnvVar[] | undefined): Record<string, st
 /** The app a workload belongs to, from its `app.kubernetes.io/name` label. */
 export function appLabelOf(object: K8sObject): string | undefined {
   return object.metadata.labels?.['app.kubernetes.io/name'];
-}
-
-export function containerPortsOf(fact: AppFact): string[] {
-  return fact.ports.map((p) => p.name);
 }

@@ -7,7 +7,16 @@
 // 26), which Envoy's protos use, so the script patches a temporary copy. Run as `nx run proto:generate`;
 // `--check` regenerates into a temporary folder and fails if the committed output differs.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -90,7 +99,9 @@ function prepareWorkspace(dir) {
   rmSync(join(dir, 'validate/java'), { recursive: true, force: true });
   rmSync(join(dir, 'validate/tests'), { recursive: true, force: true });
   patchValidateProto(join(dir, 'validate/validate/validate.proto'));
-  const bufYaml = ['version: v2', 'modules:', ...Object.keys(modules).map((m) => `  - path: ${m}`)].join('\n');
+  const bufYaml = ['version: v2', 'modules:', ...Object.keys(modules).map((m) => `  - path: ${m}`)].join(
+    '\n',
+  );
   writeFileSync(join(dir, 'buf.yaml'), bufYaml + '\n');
 }
 
@@ -157,15 +168,25 @@ if (process.argv.includes('--check')) {
     for (const f of new Set([...expected, ...actual])) {
       let a = null;
       let b = null;
-      try { a = readFileSync(join(scratch, 'gen', f)); } catch { /* missing */ }
-      try { b = readFileSync(join(genDir, f)); } catch { /* missing */ }
+      try {
+        a = readFileSync(join(scratch, 'gen', f));
+      } catch {
+        /* missing */
+      }
+      try {
+        b = readFileSync(join(genDir, f));
+      } catch {
+        /* missing */
+      }
       if (!a || !b || !a.equals(b)) stale.push(`libs/proto/src/gen/${f}`);
     }
     if (!readFileSync(join(scratch, 'flotilla.binpb')).equals(readFileSync(descriptorFile))) {
       stale.push('libs/proto/descriptors/flotilla.binpb');
     }
     if (stale.length) {
-      console.error(`Generated protobuf code is stale (${stale.length} files), e.g.:\n  ${stale.slice(0, 10).join('\n  ')}`);
+      console.error(
+        `Generated protobuf code is stale (${stale.length} files), e.g.:\n  ${stale.slice(0, 10).join('\n  ')}`,
+      );
       console.error('Run `npx nx run proto:generate` and commit the result.');
       process.exit(1);
     }

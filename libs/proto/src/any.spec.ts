@@ -5,7 +5,10 @@ import { Resource } from './gen/istio/mcp/v1alpha1/resource';
 
 describe('Any packing', () => {
   it('packs with the type.googleapis.com type URL of the message', () => {
-    const any = packAny(Cluster, Cluster.fromPartial({ name: 'outbound|9080||reviews.default.svc.cluster.local' }));
+    const any = packAny(
+      Cluster,
+      Cluster.fromPartial({ name: 'outbound|9080||reviews.default.svc.cluster.local' }),
+    );
     expect(any.typeUrl).toBe('type.googleapis.com/envoy.config.cluster.v3.Cluster');
   });
 

@@ -1,4 +1,4 @@
-import { Any } from './gen/google/protobuf/any';
+import type { Any } from './gen/google/protobuf/any';
 import { messageTypeRegistry } from './gen/typeRegistry';
 import type { MessageType, UnknownMessage } from './gen/typeRegistry';
 

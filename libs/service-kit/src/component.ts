@@ -98,10 +98,13 @@ export async function runUntilSignalled(component: Component, shutdownTimeoutMs:
   // Under `flotilla up` the supervisor holds our stdin open; if it dies without signalling (SIGKILL), stdin
   // closes and we stop too, so no process outlives the local mesh. Its output pipes may be gone by then.
   if (process.env.FLOTILLA_SUPERVISED === '1') {
-    process.stdout.on('error', () => undefined);
-    process.stderr.on('error', () => undefined);
-    process.stdin.on('end', () => onSignal('SIGTERM'));
-    process.stdin.on('error', () => onSignal('SIGTERM'));
+    const supervisorGone = () => {
+      // Our stdout went with the supervisor; pino's synchronous writer would retry a broken pipe forever.
+      logger.level = 'silent';
+      onSignal('SIGTERM');
+    };
+    process.stdin.on('end', supervisorGone);
+    process.stdin.on('error', supervisorGone);
     process.stdin.resume();
   }
   try {

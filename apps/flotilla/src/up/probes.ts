@@ -26,9 +26,10 @@ export function grpcServing(
     credentials = grpc.credentials.createInsecure();
   }
   // Node warns when TLS SNI is an IP address (RFC 6066); citadel's certificate also names localhost.
-  const options = tlsRootCertPath && isIP(address.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))
-    ? { 'grpc.ssl_target_name_override': 'localhost' }
-    : {};
+  const options =
+    tlsRootCertPath && isIP(address.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''))
+      ? { 'grpc.ssl_target_name_override': 'localhost' }
+      : {};
   const client = new health.HealthClient(address, credentials, options);
   return new Promise((resolve) => {
     client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {

@@ -1,0 +1,30 @@
+import { pilotCommand } from './options';
+
+function parse(args: string[]) {
+  return pilotCommand()
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .parse(['node', 'pilot', ...args])
+    .opts();
+}
+
+describe('pilot options', () => {
+  it("defaults to Istio's ports: plaintext xDS 15010, monitoring 15014, and gRPC 15011", () => {
+    expect(parse([])).toMatchObject({ xdsPort: 15010, grpcPort: 15011, monitoringPort: 15014 });
+  });
+
+  it('takes the xDS port from --xds-port or FLOTILLA_XDS_PORT', () => {
+    expect(parse(['--xds-port', '25010']).xdsPort).toBe(25010);
+    const saved = process.env;
+    process.env = { ...saved, FLOTILLA_XDS_PORT: '35010' };
+    try {
+      expect(parse([]).xdsPort).toBe(35010);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('rejects a port out of range', () => {
+    expect(() => parse(['--xds-port', '99999'])).toThrow('"99999" is not a port number');
+  });
+});

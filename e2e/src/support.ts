@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { health } from '@flotilla/proto';
+import { freePorts } from '@flotilla/testing';
+
+export const WORKSPACE_ROOT = resolve(__dirname, '..', '..');
+export const FLOTILLA_BIN = join(WORKSPACE_ROOT, 'apps', 'flotilla', 'bin', 'flotilla.js');
+
+export const PORT_OPTIONS = [
+  '--galley-grpc-port',
+  '--galley-monitoring-port',
+  '--pilot-xds-port',
+  '--pilot-grpc-port',
+  '--pilot-monitoring-port',
+  '--mixer-grpc-port',
+  '--mixer-monitoring-port',
+  '--citadel-grpc-port',
+  '--citadel-monitoring-port',
+] as const;
+
+export interface Endpoints {
+  galley: { grpc: string; metrics: string };
+  pilot: { grpc: string; xds: string; metrics: string; debug: string };
+  mixer: { grpc: string; metrics: string };
+  citadel: { grpc: string; metrics: string; rootCert: string };
+}
+
+/** A `flotilla up` process on free ports, with its output collected. */
+export class LocalMesh {
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+  private constructor(
+    readonly process: ChildProcess,
+    readonly stateDir: string,
+    readonly portArgs: string[],
+  ) {
+    const collect = (chunk: Buffer) => this.output.push(...chunk.toString().split('\n'));
+    process.stdout!.on('data', collect);
+    process.stderr!.on('data', collect);
+    this.exited = new Promise((r) => process.once('exit', (code) => r(code)));
+  }
+
+  static async start(extraArgs: string[] = [], portArgs?: string[], stateDir?: string): Promise<LocalMesh> {
+    const ports =
+      portArgs ?? (await freePorts(PORT_OPTIONS.length)).flatMap((p, i) => [PORT_OPTIONS[i], String(p)]);
+    const state = stateDir ?? mkdtempSync(join(tmpdir(), 'flotilla-e2e-'));
+    const child = spawn(
+      process.execPath,
+      [FLOTILLA_BIN, 'up', '--state', state, '--no-samples', ...ports, ...extraArgs],
+      {
+        cwd: WORKSPACE_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    return new LocalMesh(child, state, ports);
+  }
+
+  get endpointsFile(): string {
+    return join(this.stateDir, 'endpoints.json');
+  }
+
+  readEndpoints(): Endpoints | undefined {
+    if (!existsSync(this.endpointsFile)) return undefined;
+    return JSON.parse(readFileSync(this.endpointsFile, 'utf8')) as Endpoints;
+  }
+
+  /** PIDs of the app processes started for this mesh: they carry its unique gRPC ports on their command lines. */
+  appPids(): number[] {
+    const grpcPorts = ['galley', 'pilot', 'mixer', 'citadel'].map(
+      (app) => this.portArgs[this.portArgs.indexOf(`--${app}-grpc-port`) + 1],
+    );
+    const pattern = `(^| )--grpc-port (${grpcPorts.join('|')})( |$)`;
+    try {
+      return execFileSync('pgrep', ['-f', '--', pattern], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return []; // pgrep exits 1 when nothing matches
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
+    return this.exited;
+  }
+}
+
+/** grpc.health.v1 Check of the whole server; TLS when a root certificate is given. */
+export function healthStatus(address: string, rootCertPath?: string): Promise<number> {
+  const credentials = rootCertPath
+    ? grpc.credentials.createSsl(readFileSync(rootCertPath))
+    : grpc.credentials.createInsecure();
+  const options = rootCertPath ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
+  const client = new health.HealthClient(address, credentials, options);
+  return new Promise((resolve, reject) => {
+    client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res.status);
+    });
+  });
+}

@@ -1,0 +1,2 @@
+export { freePorts } from './ports';
+export { waitFor } from './wait';
