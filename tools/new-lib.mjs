@@ -40,7 +40,10 @@ json('project.json', {
   tags: ['type:lib', `scope:${scope}`],
   targets: { build: {}, typecheck: {}, lint: {}, test: {} },
 });
-json('tsconfig.json', { files: [], references: [{ path: './tsconfig.lib.json' }, { path: './tsconfig.spec.json' }] });
+json('tsconfig.json', {
+  files: [],
+  references: [{ path: './tsconfig.lib.json' }, { path: './tsconfig.spec.json' }],
+});
 json('tsconfig.lib.json', {
   extends: '../../tsconfig.base.json',
   compilerOptions: { rootDir: 'src', outDir: 'dist', tsBuildInfoFile: 'dist/tsconfig.lib.tsbuildinfo' },
