@@ -1,0 +1,278 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+
+/** One configuration resource as a file holds it, with the verdict on it. */
+export interface SourceResource<T> {
+  /** Which collection it belongs to, e.g. "networking.istio.io/v1alpha3/VirtualService". */
+  collection: string;
+  /** "namespace/name": unique within a collection. */
+  name: string;
+  value: T;
+  /** Empty when the resource is valid; otherwise why it is rejected, each naming a field path. */
+  errors: string[];
+}
+
+/** What a parser makes of one file: its resources, or why the whole file cannot be read. */
+export interface ParsedFile<T> {
+  resources: SourceResource<T>[];
+  /** The file as a whole is unreadable (broken YAML, not UTF-8, too large…): nothing in it is taken. */
+  fileError?: string;
+}
+
+export type FileParser<T> = (file: string, text: string) => ParsedFile<T>;
+
+/** A resource that is serving, with the content version pushes use. */
+export interface ServedResource<T> {
+  collection: string;
+  name: string;
+  value: T;
+  file: string;
+  /** A hash of the serialized value: changes exactly when the content does. */
+  version: string;
+}
+
+export interface Rejection {
+  file: string;
+  collection?: string;
+  name?: string;
+  message: string;
+  /** Whether an earlier good version of this resource keeps serving in its place. */
+  keptLastGood: boolean;
+}
+
+export interface Snapshot<T> {
+  /** Increases with every snapshot that changed something. */
+  generation: number;
+  /** collection → name → resource. */
+  collections: Map<string, Map<string, ServedResource<T>>>;
+  /** What the last load refused, by file. */
+  rejections: Rejection[];
+}
+
+export interface DirectorySourceOptions<T> {
+  dir: string;
+  parse: FileParser<T>;
+  /** Quiet time after the last file event before the folder is re-read (ms). */
+  debounceMs?: number;
+  /** Files larger than this are refused whole (bytes). */
+  maxFileBytes?: number;
+  onError?: (err: Error) => void;
+}
+
+const CONFIG_FILE = /\.(ya?ml|json)$/i;
+const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Mesh configuration from a folder, watched recursively. Each change is read after a quiet period and turned into
+ * one atomic snapshot. A file that cannot be read keeps its previous resources serving; an invalid resource keeps
+ * its last good version serving (or stays absent if it never had one); a deleted file's resources go. Every
+ * refusal is kept in `snapshot.rejections` with the file, resource and reason.
+ *
+ * Emits `snapshot` (Snapshot, changedCollections: Set<string>) after every load that changed something.
+ */
+export class DirectorySource<T> extends EventEmitter {
+  private readonly debounceMs: number;
+  private readonly maxFileBytes: number;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> = Promise.resolve();
+  private reloadQueued = false;
+  /** The resources each file contributed last time it was read successfully. */
+  private readonly goodByFile = new Map<string, ServedResource<T>[]>();
+  private current: Snapshot<T> = { generation: 0, collections: new Map(), rejections: [] };
+
+  constructor(private readonly options: DirectorySourceOptions<T>) {
+    super();
+    this.debounceMs = options.debounceMs ?? 100;
+    this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  }
+
+  get snapshot(): Snapshot<T> {
+    return this.current;
+  }
+
+  /** Reads the folder once, then watches it. */
+  async start(): Promise<Snapshot<T>> {
+    await this.reload();
+    this.watcher = watch(this.options.dir, { recursive: true }, (_event, file) => {
+      if (file === null || CONFIG_FILE.test(file) || !file.includes('.')) this.schedule();
+    });
+    this.watcher.on('error', (err) => this.options.onError?.(err));
+    return this.current;
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    await this.loading;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reload();
+    }, this.debounceMs);
+  }
+
+  /** Re-reads the folder; loads never overlap, and a change during a load triggers one more. */
+  reload(): Promise<void> {
+    if (this.reloadQueued) return this.loading;
+    this.reloadQueued = true;
+    this.loading = this.loading.then(async () => {
+      this.reloadQueued = false;
+      try {
+        await this.load();
+      } catch (err) {
+        this.options.onError?.(err as Error);
+      }
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const files = (await listConfigFiles(this.options.dir)).sort();
+    const rejections: Rejection[] = [];
+    const previous = this.current.collections;
+    const next = new Map<string, Map<string, ServedResource<T>>>();
+    const seen = new Set(files);
+    for (const file of [...this.goodByFile.keys()]) if (!seen.has(file)) this.goodByFile.delete(file);
+
+    for (const file of files) {
+      const shown = relative(this.options.dir, file) || file;
+      const parsed = await this.readAndParse(file);
+      if (parsed.fileError !== undefined) {
+        const kept = this.goodByFile.get(file) ?? [];
+        rejections.push({ file: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
+        for (const r of kept) add(next, r, rejections, shown, this.options.dir);
+        continue;
+      }
+      const good: ServedResource<T>[] = [];
+      for (const r of parsed.resources) {
+        if (r.errors.length === 0) {
+          good.push({
+            collection: r.collection,
+            name: r.name,
+            value: r.value,
+            file,
+            version: versionOf(r.value),
+          });
+          continue;
+        }
+        const last = previous.get(r.collection)?.get(r.name);
+        const keptLastGood = last !== undefined && last.file === file;
+        for (const message of r.errors) {
+          rejections.push({ file: shown, collection: r.collection, name: r.name, message, keptLastGood });
+        }
+        if (keptLastGood) good.push(last);
+      }
+      this.goodByFile.set(file, good);
+      for (const r of good) add(next, r, rejections, shown, this.options.dir);
+    }
+
+    const changed = changedCollections(previous, next);
+    const rejectionsChanged = JSON.stringify(rejections) !== JSON.stringify(this.current.rejections);
+    if (changed.size === 0 && !rejectionsChanged) return;
+    this.current = {
+      generation: this.current.generation + (changed.size > 0 ? 1 : 0),
+      collections: next,
+      rejections,
+    };
+    if (changed.size > 0 || rejectionsChanged) this.emit('snapshot', this.current, changed);
+  }
+
+  private async readAndParse(file: string): Promise<ParsedFile<T>> {
+    let bytes: Buffer;
+    try {
+      const info = await stat(file);
+      if (info.size > this.maxFileBytes) {
+        return { resources: [], fileError: `file is ${info.size} bytes; the limit is ${this.maxFileBytes}` };
+      }
+      bytes = await readFile(file);
+    } catch (err) {
+      // Deleted or renamed between listing and reading: the next event brings the folder's new state.
+      return {
+        resources: [],
+        fileError: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      };
+    }
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      return { resources: [], fileError: 'not valid UTF-8' };
+    }
+    try {
+      return this.options.parse(file, text);
+    } catch (err) {
+      return { resources: [], fileError: (err as Error).message };
+    }
+  }
+}
+
+function add<T>(
+  into: Map<string, Map<string, ServedResource<T>>>,
+  r: ServedResource<T>,
+  rejections: Rejection[],
+  shownFile: string,
+  dir: string,
+): void {
+  let byName = into.get(r.collection);
+  if (!byName) into.set(r.collection, (byName = new Map()));
+  const existing = byName.get(r.name);
+  if (existing && existing.file !== r.file) {
+    rejections.push({
+      file: shownFile,
+      collection: r.collection,
+      name: r.name,
+      message: `duplicate: ${r.name} is already defined in ${relative(dir, existing.file)}; the first definition is kept`,
+      keptLastGood: true,
+    });
+    return;
+  }
+  byName.set(r.name, r);
+}
+
+function versionOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
+}
+
+function changedCollections<T>(
+  before: Map<string, Map<string, ServedResource<T>>>,
+  after: Map<string, Map<string, ServedResource<T>>>,
+): Set<string> {
+  const changed = new Set<string>();
+  for (const collection of new Set([...before.keys(), ...after.keys()])) {
+    const a = before.get(collection) ?? new Map<string, ServedResource<T>>();
+    const b = after.get(collection) ?? new Map<string, ServedResource<T>>();
+    if (a.size !== b.size) {
+      changed.add(collection);
+      continue;
+    }
+    for (const [name, r] of b) {
+      if (a.get(name)?.version !== r.version) {
+        changed.add(collection);
+        break;
+      }
+    }
+  }
+  return changed;
+}
+
+async function listConfigFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listConfigFiles(path)));
+    else if (entry.isFile() && CONFIG_FILE.test(entry.name)) out.push(path);
+  }
+  return out;
+}
