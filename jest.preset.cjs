@@ -1,9 +1,14 @@
 // Shared Jest settings: TypeScript through @swc/jest (no type-checking here; `typecheck` targets do that), and
 // workspace libraries resolved to their sources through the "@flotilla/source" export condition.
+// @kubernetes/client-node 1.x and some of its dependencies are ES modules, which Jest's CommonJS runtime cannot
+// require on Node 20: they are compiled to CommonJS like our sources.
+const ESM_PACKAGES = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
+
 module.exports = {
   testEnvironment: 'node',
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
   transform: {
-    '^.+\\.ts$': [
+    '^.+\\.(ts|js|mjs)$': [
       '@swc/jest',
       {
         jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
@@ -12,7 +17,7 @@ module.exports = {
       },
     ],
   },
-  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironmentOptions: { customExportConditions: ['@flotilla/source', 'node', 'require', 'default'] },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
 };
