@@ -70,14 +70,15 @@ export class KubeApiServerDouble {
     return this;
   }
 
-  async start(): Promise<string> {
+  /** Listens on 127.0.0.1 (`port` 0 picks a free one) and resolves with the server's URL. */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) status(res, 500, 'InternalError', (err as Error).message);
         else res.end();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     if (this.options.bookmarkIntervalMs) {
       this.bookmarkTimer = setInterval(() => this.sendBookmarks(), this.options.bookmarkIntervalMs);
     }

@@ -1,0 +1,13 @@
+export { kubeConfigFor, loadKubeConfig } from './kube-config';
+export { ResourceWatcher } from './resource-watcher';
+export type { KubeList, WatchEventKind } from './resource-watcher';
+export {
+  ISTIO_TYPES,
+  SERVICE_DISCOVERY_TYPES,
+  apiVersionOf,
+  collectionPath,
+  objectPath,
+} from './resource-types';
+export type { ResourceType } from './resource-types';
+export { KubeApiError, kubeRequest } from './rest';
+export { patchStatus } from './status';
