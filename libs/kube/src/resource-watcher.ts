@@ -57,7 +57,7 @@ export class ResourceWatcher extends EventEmitter {
     await this.informer.stop();
   }
 
-  list(): KubernetesObject[] {
+  list(): readonly KubernetesObject[] {
     return this.informer.list();
   }
 

@@ -1,0 +1,28 @@
+export { AdsServer } from './ads-server';
+export type { AdsServerOptions, PushOptions } from './ads-server';
+export { AdsConnection, TypeState } from './connection';
+export type { AckRecord, NackRecord, SentRecord, StreamHost } from './connection';
+export { DEFAULT_DEBOUNCE_AFTER_MS, DEFAULT_DEBOUNCE_MAX_MS, Debouncer } from './debounce';
+export type { DebounceOptions } from './debounce';
+export { DeltaConnection } from './delta-stream';
+export { XdsMetrics } from './metrics';
+export { PushQueue } from './push-queue';
+export { mergePushRequests, pushCoversType, pushRequest } from './push-request';
+export type { PushRequest, PushScope } from './push-request';
+export { EncodedResourceCache } from './resource-cache';
+export type { EncodedResourceCacheOptions } from './resource-cache';
+export { ResourceSnapshot } from './snapshot';
+export { SotwConnection } from './sotw-stream';
+export type { ConnectionStatus, TypeStatus } from './status';
+export { Subscription, WILDCARD } from './subscriptions';
+export type { DeltaSubscriptionChange } from './subscriptions';
+export { TypeUrl, inPushOrder, isFullStateType, metricTypeOf } from './type-urls';
+export type {
+  ConnectionInfo,
+  GenerateContext,
+  Generator,
+  ResourceEntry,
+  VersionedResource,
+  WatchedResources,
+} from './types';
+export { contentVersion, newNonce, setVersion } from './versions';

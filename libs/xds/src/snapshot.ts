@@ -12,7 +12,11 @@ export class ResourceSnapshot {
   set(typeUrl: string, entries: Iterable<ResourceEntry>): boolean {
     const byName = new Map<string, VersionedResource>();
     for (const e of entries) {
-      byName.set(e.name, { name: e.name, resource: e.resource, version: e.version ?? contentVersion(e.resource) });
+      byName.set(e.name, {
+        name: e.name,
+        resource: e.resource,
+        version: e.version ?? contentVersion(e.resource),
+      });
     }
     const resources = [...byName.values()];
     const version = setVersion(resources);
