@@ -1,3 +1,5 @@
+export { openssl, opensslCsr, opensslKey, opensslResult, tempDir, writeTemp } from './openssl';
+export type { TestKeyType } from './openssl';
 export { freePorts } from './ports';
 export { waitFor } from './wait';
 export { KubeApiServerDouble } from './kube-api-double';

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectorySource } from './directory-source';
-import type { FileParser, Snapshot } from './directory-source';
+import type { FileParser } from './directory-source';
+import type { Snapshot } from './snapshot';
 
 /** A parser for the tests: a file is a JSON array of {c, n, v, bad?}; JSON syntax errors are file errors. */
 const parse: FileParser<unknown> = (_file, text) => {
@@ -51,7 +52,7 @@ describe('DirectorySource', () => {
     expect(served(snapshot)).toEqual({ 'VS ns/a': 1 });
     expect(snapshot.rejections).toEqual([
       {
-        file: 'sub/b.json',
+        origin: 'sub/b.json',
         collection: 'DR',
         name: 'ns/b',
         message: 'spec.host: required',
@@ -91,7 +92,7 @@ describe('DirectorySource', () => {
     const [snapshot] = await next;
     expect(served(snapshot)).toEqual({ 'VS ns/a': 1 });
     expect(snapshot.rejections).toHaveLength(1);
-    expect(snapshot.rejections[0]).toMatchObject({ file: 'a.json', keptLastGood: true });
+    expect(snapshot.rejections[0]).toMatchObject({ origin: 'a.json', keptLastGood: true });
     expect(snapshot.rejections[0].message).toMatch(/JSON/);
   });
 
@@ -116,7 +117,7 @@ describe('DirectorySource', () => {
     expect(served(snapshot)).toEqual({ 'VS ns/a': 1, 'VS ns/b': 2 });
     expect(snapshot.rejections).toEqual([
       {
-        file: 'a.json',
+        origin: 'a.json',
         collection: 'VS',
         name: 'ns/a',
         message: 'spec.http[0].route[0].weight: must be 0..100',
@@ -147,7 +148,7 @@ describe('DirectorySource', () => {
     writeFileSync(join(dir, 'big.json'), JSON.stringify([{ c: 'VS', n: 'ns/x', v: 'x'.repeat(2000) }]));
     source = new DirectorySource({ dir, parse, maxFileBytes: 1000 });
     const snapshot = await source.start();
-    expect(snapshot.rejections.map((r) => `${r.file}: ${r.message}`).sort()).toEqual([
+    expect(snapshot.rejections.map((r) => `${r.origin}: ${r.message}`).sort()).toEqual([
       expect.stringMatching(/^big\.json: file is \d+ bytes; the limit is 1000$/),
       'latin1.yaml: not valid UTF-8',
     ]);

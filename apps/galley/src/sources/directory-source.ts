@@ -1,20 +1,10 @@
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-
-/** One configuration resource as a file holds it, with the verdict on it. */
-export interface SourceResource<T> {
-  /** Which collection it belongs to, e.g. "networking.istio.io/v1alpha3/VirtualService". */
-  collection: string;
-  /** "namespace/name": unique within a collection. */
-  name: string;
-  value: T;
-  /** Empty when the resource is valid; otherwise why it is rejected, each naming a field path. */
-  errors: string[];
-}
+import { changedCollections, versionOf } from './snapshot';
+import type { Rejection, ServedResource, Snapshot, SourceResource } from './snapshot';
 
 /** What a parser makes of one file: its resources, or why the whole file cannot be read. */
 export interface ParsedFile<T> {
@@ -24,34 +14,6 @@ export interface ParsedFile<T> {
 }
 
 export type FileParser<T> = (file: string, text: string) => ParsedFile<T>;
-
-/** A resource that is serving, with the content version pushes use. */
-export interface ServedResource<T> {
-  collection: string;
-  name: string;
-  value: T;
-  file: string;
-  /** A hash of the serialized value: changes exactly when the content does. */
-  version: string;
-}
-
-export interface Rejection {
-  file: string;
-  collection?: string;
-  name?: string;
-  message: string;
-  /** Whether an earlier good version of this resource keeps serving in its place. */
-  keptLastGood: boolean;
-}
-
-export interface Snapshot<T> {
-  /** Increases with every snapshot that changed something. */
-  generation: number;
-  /** collection → name → resource. */
-  collections: Map<string, Map<string, ServedResource<T>>>;
-  /** What the last load refused, by file. */
-  rejections: Rejection[];
-}
 
 export interface DirectorySourceOptions<T> {
   dir: string;
@@ -149,7 +111,7 @@ export class DirectorySource<T> extends EventEmitter {
       const parsed = await this.readAndParse(file);
       if (parsed.fileError !== undefined) {
         const kept = this.goodByFile.get(file) ?? [];
-        rejections.push({ file: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
+        rejections.push({ origin: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
         for (const r of kept) add(next, r, rejections, shown, this.options.dir);
         continue;
       }
@@ -160,15 +122,15 @@ export class DirectorySource<T> extends EventEmitter {
             collection: r.collection,
             name: r.name,
             value: r.value,
-            file,
+            origin: file,
             version: versionOf(r.value),
           });
           continue;
         }
         const last = previous.get(r.collection)?.get(r.name);
-        const keptLastGood = last !== undefined && last.file === file;
+        const keptLastGood = last !== undefined && last.origin === file;
         for (const message of r.errors) {
-          rejections.push({ file: shown, collection: r.collection, name: r.name, message, keptLastGood });
+          rejections.push({ origin: shown, collection: r.collection, name: r.name, message, keptLastGood });
         }
         if (keptLastGood) good.push(last);
       }
@@ -226,43 +188,17 @@ function add<T>(
   let byName = into.get(r.collection);
   if (!byName) into.set(r.collection, (byName = new Map()));
   const existing = byName.get(r.name);
-  if (existing && existing.file !== r.file) {
+  if (existing && existing.origin !== r.origin) {
     rejections.push({
-      file: shownFile,
+      origin: shownFile,
       collection: r.collection,
       name: r.name,
-      message: `duplicate: ${r.name} is already defined in ${relative(dir, existing.file)}; the first definition is kept`,
+      message: `duplicate: ${r.name} is already defined in ${relative(dir, existing.origin)}; the first definition is kept`,
       keptLastGood: true,
     });
     return;
   }
   byName.set(r.name, r);
-}
-
-function versionOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
-}
-
-function changedCollections<T>(
-  before: Map<string, Map<string, ServedResource<T>>>,
-  after: Map<string, Map<string, ServedResource<T>>>,
-): Set<string> {
-  const changed = new Set<string>();
-  for (const collection of new Set([...before.keys(), ...after.keys()])) {
-    const a = before.get(collection) ?? new Map<string, ServedResource<T>>();
-    const b = after.get(collection) ?? new Map<string, ServedResource<T>>();
-    if (a.size !== b.size) {
-      changed.add(collection);
-      continue;
-    }
-    for (const [name, r] of b) {
-      if (a.get(name)?.version !== r.version) {
-        changed.add(collection);
-        break;
-      }
-    }
-  }
-  return changed;
 }
 
 async function listConfigFiles(dir: string): Promise<string[]> {
