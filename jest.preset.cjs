@@ -20,4 +20,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironmentOptions: { customExportConditions: ['@flotilla/source', 'node', 'require', 'default'] },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
+  // A handle left open by a test (a watch, a socket) must not hang CI: exit when the tests are done. Leaks are
+  // hunted with `jest --detectOpenHandles`, not by waiting.
+  forceExit: true,
 };

@@ -1,15 +1,46 @@
 import { resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { appCommand, option, parseList } from '@flotilla/service-kit';
 import type { CommonOptions } from '@flotilla/service-kit';
 import type { Command } from 'commander';
 import { APP_VERSION } from './version';
 
 export interface CitadelOptions extends CommonOptions {
-  /** Where the root CA's key and certificate live. */
+  /** Where the root CA's key and certificate, the local token key and the revocations live. */
   stateDir: string;
   trustDomain: string;
   /** DNS names and IP addresses in citadel's own TLS serving certificate. */
   servingDnsNames: string[];
+  /** Istio cacerts folder (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: self-signed root. */
+  cacertsDir: string;
+  /** Milliseconds. */
+  defaultCertTtl: number;
+  /** Milliseconds. */
+  maxCertTtl: number;
+  /** Accept `flotilla token` JWTs signed with the key in the state folder. */
+  localTokens: boolean;
+  /** Kubernetes API server for TokenReview; empty: Kubernetes tokens are not accepted. */
+  kubeApiServer: string;
+  kubeTokenFile: string;
+  kubeCaFile: string;
+  ocspUrl: string;
+  crlUrl: string;
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "24h", "90d", "30m", "45s" (or bare seconds) → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * UNITS[m[2] || 's'] : NaN;
+  if (!(ms > 0)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration such as 24h, 90d or 3600s`);
+  return ms;
+}
+
+function parseBoolean(value: string): boolean {
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  throw new InvalidArgumentError(`${JSON.stringify(value)} is not true or false`);
 }
 
 export function citadelCommand(): Command {
@@ -30,5 +61,29 @@ export function citadelCommand(): Command {
         ['localhost', '127.0.0.1'],
         parseList,
       ),
-    );
+    )
+    .addOption(
+      option(
+        '--cacerts-dir <dir>',
+        'plugged-in CA in Istio’s cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in --state-dir',
+        '',
+        (v) => (v ? resolve(v) : ''),
+      ),
+    )
+    .addOption(
+      option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked for', 24 * 3_600_000, parseDuration),
+    )
+    .addOption(
+      option('--max-cert-ttl <duration>', 'longest workload certificate lifetime a request may ask for', 90 * 86_400_000, parseDuration),
+    )
+    .addOption(
+      option('--local-tokens <bool>', 'accept `flotilla token` tokens signed with the key in --state-dir', true, parseBoolean),
+    )
+    .addOption(
+      option('--kube-api-server <url>', 'Kubernetes API server for TokenReview of service-account tokens; empty: off', ''),
+    )
+    .addOption(option('--kube-token-file <file>', "citadel's own service-account token for TokenReview calls", ''))
+    .addOption(option('--kube-ca-file <file>', "CA bundle for the Kubernetes API server's certificate", ''))
+    .addOption(option('--ocsp-url <url>', 'OCSP responder URL written into workload certificates; empty: none', ''))
+    .addOption(option('--crl-url <url>', 'CRL URL written into workload certificates; empty: none', ''));
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { analyzeCommand } from './commands/analyze';
+import { validateCommand } from './commands/validate';
 import { WORKSPACE_ROOT } from './paths';
 import { DEFAULT_PORTS, portOptionOf } from './up/mesh';
 import type { MeshPorts } from './up/mesh';
@@ -69,6 +71,8 @@ export function program(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .addCommand(upCommand())
+    .addCommand(validateCommand())
+    .addCommand(analyzeCommand())
     .addCommand(
       new Command('version').description('print the version').action(() => {
         process.stdout.write(`flotilla ${VERSION} (node ${process.version})\n`);

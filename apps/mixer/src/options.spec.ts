@@ -12,4 +12,17 @@ describe('mixer options', () => {
       .configureOutput({ writeErr: () => undefined });
     expect(() => command.parse(['node', 'mixer', '--redis', 'x'])).toThrow("unknown option '--redis'");
   });
+
+  it('takes the config folder from --config-dir or FLOTILLA_CONFIG_DIR, and the default namespace', () => {
+    expect(mixerCommand().parse(['node', 'mixer', '--config-dir', '/etc/mixer']).opts()).toMatchObject({
+      configDir: '/etc/mixer',
+      configDefaultNamespace: 'istio-system',
+    });
+    process.env.FLOTILLA_CONFIG_DIR = '/from/env';
+    try {
+      expect(mixerCommand().parse(['node', 'mixer']).opts().configDir).toBe('/from/env');
+    } finally {
+      delete process.env.FLOTILLA_CONFIG_DIR;
+    }
+  });
 });

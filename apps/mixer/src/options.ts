@@ -1,9 +1,14 @@
-import { appCommand } from '@flotilla/service-kit';
+import { appCommand, option } from '@flotilla/service-kit';
 import type { CommonOptions } from '@flotilla/service-kit';
 import type { Command } from 'commander';
 import { APP_VERSION } from './version';
 
-export type MixerOptions = CommonOptions;
+export interface MixerOptions extends CommonOptions {
+  /** Folder of config.istio.io/v1alpha2 YAML (handlers, instances, rules, attribute manifests); none: empty config. */
+  configDir?: string;
+  /** Rules in this namespace apply to every request; rules elsewhere only to their destination namespace. */
+  configDefaultNamespace: string;
+}
 
 export function mixerCommand(): Command {
   return appCommand(
@@ -14,5 +19,19 @@ export function mixerCommand(): Command {
       grpcPort: 9091,
       monitoringPort: 9093,
     },
-  );
+  )
+    .addOption(
+      option<string | undefined>(
+        '--config-dir <path>',
+        'folder of mixer config (config.istio.io/v1alpha2 YAML: handler, instance, rule, attributemanifest), reloaded on change',
+        undefined,
+      ),
+    )
+    .addOption(
+      option(
+        '--config-default-namespace <namespace>',
+        'namespace whose rules apply to every request',
+        'istio-system',
+      ),
+    );
 }

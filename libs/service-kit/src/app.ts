@@ -22,6 +22,8 @@ export interface AppConfig {
   credentials?: ServerCredentials;
   /** Further plaintext gRPC servers (pilot's xDS port). */
   extraGrpcServers?: ExtraGrpcServer[];
+  /** See ComponentParts.beforeDrain. */
+  beforeDrain?: () => void | Promise<void>;
   onStop?: () => Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export function createApp(config: AppConfig): App {
     metrics,
     monitoring,
     grpcServers: [grpc, ...extraGrpc.values()],
+    beforeDrain: config.beforeDrain,
     onStop: config.onStop,
   });
   return { component, logger, metrics, monitoring, grpc, extraGrpc };

@@ -9,6 +9,11 @@ export interface ComponentParts {
   metrics: Registry;
   monitoring: MonitoringServer;
   grpcServers: GrpcServer[];
+  /**
+   * Runs before the gRPC servers drain: end long-lived streams here (xDS/MCP streams never end by themselves, and
+   * a drain would otherwise wait out the whole shutdown timeout).
+   */
+  beforeDrain?: () => void | Promise<void>;
   /** Runs after the servers stop accepting and before the process exits (flush, close clients). */
   onStop?: () => Promise<void>;
 }
@@ -46,6 +51,7 @@ export class Component {
 
   private async doStop(timeoutMs: number): Promise<void> {
     this.parts.monitoring.setReady(false);
+    await this.parts.beforeDrain?.();
     await Promise.all(this.parts.grpcServers.map((s) => s.stop(timeoutMs)));
     await this.parts.onStop?.();
     await this.parts.monitoring.stop();

@@ -10,7 +10,15 @@ export { LOG_LEVELS, createLogger } from './logging';
 export type { LogLevel, Logger } from './logging';
 export { createMetricsRegistry } from './metrics';
 export { MonitoringServer } from './monitoring-server';
-export type { DebugHandler, DebugResponse, MonitoringServerConfig } from './monitoring-server';
+export type {
+  DebugHandler,
+  DebugResponse,
+  MonitoringServerConfig,
+  RouteHandler,
+  RouteOptions,
+  RouteRequest,
+  RouteResponse,
+} from './monitoring-server';
 export {
   appCommand,
   envNameOf,

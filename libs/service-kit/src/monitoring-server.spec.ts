@@ -62,4 +62,48 @@ describe('MonitoringServer', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/nothing`)).status).toBe(404);
   });
+
+  it('serves added routes with their methods, request bodies and binary responses, answering 405 and 413', async () => {
+    server.addRoute(
+      '/ca/echo',
+      (req) => ({
+        contentType: 'application/x-test',
+        headers: { 'Cache-Control': 'max-age=5' },
+        body: Buffer.concat([
+          Buffer.from([0xff, 0x00]),
+          Buffer.from(`${req.method} ${req.url.pathname}|`),
+          req.body,
+        ]),
+      }),
+      { methods: ['GET', 'POST'], prefix: true, maxBodyBytes: 16, description: 'echoes' },
+    );
+    const posted = await fetch(`${base}/ca/echo`, { method: 'POST', body: 'abc' });
+    expect(posted.status).toBe(200);
+    expect(posted.headers.get('content-type')).toBe('application/x-test');
+    expect(posted.headers.get('cache-control')).toBe('max-age=5');
+    expect(Buffer.from(await posted.arrayBuffer())).toEqual(
+      Buffer.from('\xff\x00POST /ca/echo|abc', 'latin1'),
+    );
+    const under = await fetch(`${base}/ca/echo/x%2By`);
+    expect(
+      Buffer.from(await under.arrayBuffer())
+        .subarray(2)
+        .toString(),
+    ).toBe('GET /ca/echo/x%2By|');
+    const put = await fetch(`${base}/ca/echo`, { method: 'PUT', body: 'x' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, POST');
+    expect((await fetch(`${base}/ca/echo`, { method: 'POST', body: 'x'.repeat(17) })).status).toBe(413);
+    // Not a prefix route elsewhere, and the built-in pages are unchanged.
+    expect((await fetch(`${base}/ca/echoes`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+    const index = (await (await fetch(`${base}/debug`)).json()) as { pages: { path: string }[] };
+    expect(index.pages.map((p) => p.path)).toContain('/ca/echo');
+  });
+
+  it('refuses routes that would shadow its own pages', () => {
+    expect(() => server.addRoute('/metrics', () => ({ body: '' }))).toThrow(/shadow/);
+    expect(() => server.addRoute('/debug/x', () => ({ body: '' }))).toThrow(/shadow/);
+    expect(() => server.addRoute('relative', () => ({ body: '' }))).toThrow(/must start with/);
+  });
 });

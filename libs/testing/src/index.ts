@@ -4,3 +4,4 @@ export { freePorts } from './ports';
 export { waitFor } from './wait';
 export { KubeApiServerDouble } from './kube-api-double';
 export type { KubeObject, RecordedRequest, ResourceType } from './kube-api-double';
+export { KubeTokenReviewDouble } from './kube-token-review-double';

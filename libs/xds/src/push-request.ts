@@ -45,13 +45,30 @@ export function pushCoversType(request: PushRequest, typeUrl: string): boolean {
 export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
   const reasons = new Map(a.reasons);
   for (const [reason, n] of b.reasons) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
-  const scopeA = a.scope;
-  const scopeB = b.scope;
   return {
     full: a.full || b.full,
     types: new Set([...a.types, ...b.types]),
-    scope: scopeA && scopeB ? (c) => scopeA(c) || scopeB(c) : undefined,
+    scope: a.scope && b.scope ? unionScope(a.scope, b.scope) : undefined,
     reasons,
     start: Math.min(a.start, b.start),
   };
+}
+
+/**
+ * Beyond this many distinct scopes a merged push goes to every connection: merging stays O(1) in memory and
+ * evaluation however many scoped pushes a storm merges (a few needless regenerations send nothing, since an
+ * unchanged type is not resent).
+ */
+export const MAX_MERGED_SCOPES = 16;
+
+/** The parts of a scope made by `unionScope`, so unions stay flat instead of nesting closures. */
+const scopeParts = new WeakMap<PushScope, readonly PushScope[]>();
+
+function unionScope(a: PushScope, b: PushScope): PushScope | undefined {
+  const parts = [...new Set([...(scopeParts.get(a) ?? [a]), ...(scopeParts.get(b) ?? [b])])];
+  if (parts.length === 1) return parts[0];
+  if (parts.length > MAX_MERGED_SCOPES) return undefined;
+  const union: PushScope = (connection) => parts.some((scope) => scope(connection));
+  scopeParts.set(union, parts);
+  return union;
 }

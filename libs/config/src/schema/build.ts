@@ -22,7 +22,10 @@ export const bool = (o: Opts<BooleanSchema> = {}): BooleanSchema => ({ type: 'bo
 export const any = (o: Opts<AnySchema> = {}): AnySchema => ({ type: 'any', ...o });
 export const intOrString = (): Schema => ({ type: 'int-or-string' });
 
-export const obj = (properties: Record<string, Schema>, o: Omit<Opts<ObjectSchema>, 'properties'> = {}): ObjectSchema => ({
+export const obj = (
+  properties: Record<string, Schema>,
+  o: Omit<Opts<ObjectSchema>, 'properties'> = {},
+): ObjectSchema => ({
   type: 'object',
   properties,
   ...o,
@@ -44,7 +47,8 @@ export const enumOf = (values: readonly string[], o: Opts<StringSchema> = {}): S
 /** protobuf int32 */
 export const i32 = (o: Opts<IntegerSchema> = {}): IntegerSchema => int({ format: 'int32', ...o });
 /** protobuf uint32 */
-export const u32 = (o: Opts<IntegerSchema> = {}): IntegerSchema => int({ minimum: 0, maximum: 4294967295, ...o });
+export const u32 = (o: Opts<IntegerSchema> = {}): IntegerSchema =>
+  int({ minimum: 0, maximum: 4294967295, ...o });
 /** google.protobuf.UInt32Value */
 export const u32Value = (): IntegerSchema => u32({ nullable: true });
 /** google.protobuf.BoolValue */

@@ -59,7 +59,9 @@ function compileString(s: StringSchema): Check {
       return;
     }
     if (minLength !== undefined && value.length < minLength) {
-      issues.error(`${p}: Invalid value: ${JSON.stringify(value)}: ${p} in body should be at least ${minLength} chars long`);
+      issues.error(
+        `${p}: Invalid value: ${JSON.stringify(value)}: ${p} in body should be at least ${minLength} chars long`,
+      );
     }
     if (maxLength !== undefined && value.length > maxLength) {
       issues.error(`${p}: Too long: may not be longer than ${maxLength}`);
@@ -67,7 +69,8 @@ function compileString(s: StringSchema): Check {
     if (pattern && !pattern.test(value)) {
       issues.error(`${p}: Invalid value: ${JSON.stringify(value)}: ${p} in body should match '${s.pattern}'`);
     }
-    for (let i = 0; i < rules.length; i++) if (!rules[i].test(value)) ruleFailed(issues, 'string', rules[i].message);
+    for (let i = 0; i < rules.length; i++)
+      if (!rules[i].test(value)) ruleFailed(issues, 'string', rules[i].message);
   };
 }
 
@@ -84,7 +87,9 @@ function compileInteger(s: IntegerSchema): Check {
     }
     const p = issues.path();
     if (minimum !== undefined && value < minimum) {
-      issues.error(`${p}: Invalid value: ${value}: ${p} in body should be greater than or equal to ${minimum}`);
+      issues.error(
+        `${p}: Invalid value: ${value}: ${p} in body should be greater than or equal to ${minimum}`,
+      );
     } else if (value < lo) {
       issues.error(`${p}: Invalid value: ${value}: ${p} in body should be greater than or equal to ${lo}`);
     }
@@ -93,7 +98,8 @@ function compileInteger(s: IntegerSchema): Check {
     } else if (value > hi) {
       issues.error(`${p}: Invalid value: ${value}: ${p} in body should be less than or equal to ${hi}`);
     }
-    for (let i = 0; i < rules.length; i++) if (!rules[i].test(value)) ruleFailed(issues, 'integer', rules[i].message);
+    for (let i = 0; i < rules.length; i++)
+      if (!rules[i].test(value)) ruleFailed(issues, 'integer', rules[i].message);
   };
 }
 
@@ -107,7 +113,9 @@ function compileNumber(s: NumberSchema): Check {
     }
     const p = issues.path();
     if (minimum !== undefined && value < minimum) {
-      issues.error(`${p}: Invalid value: ${value}: ${p} in body should be greater than or equal to ${minimum}`);
+      issues.error(
+        `${p}: Invalid value: ${value}: ${p} in body should be greater than or equal to ${minimum}`,
+      );
     }
     if (maximum !== undefined && value > maximum) {
       issues.error(`${p}: Invalid value: ${value}: ${p} in body should be less than or equal to ${maximum}`);
@@ -116,7 +124,8 @@ function compileNumber(s: NumberSchema): Check {
 }
 
 function runObjRules(rules: readonly Rule<Obj>[], value: Obj, issues: Issues): void {
-  for (let i = 0; i < rules.length; i++) if (!rules[i].test(value)) ruleFailed(issues, 'object', rules[i].message);
+  for (let i = 0; i < rules.length; i++)
+    if (!rules[i].test(value)) ruleFailed(issues, 'object', rules[i].message);
 }
 
 function compileObject(s: ObjectSchema): Check {
@@ -146,7 +155,8 @@ function compileObject(s: ObjectSchema): Check {
       issues.pop();
     }
     for (let i = 0; i < required.length; i++) {
-      if (value[required[i]] === undefined) issues.error(`${issues.path(required[i])}: Required value`, required[i]);
+      if (value[required[i]] === undefined)
+        issues.error(`${issues.path(required[i])}: Required value`, required[i]);
     }
     for (let i = 0; i < oneOf.length; i++) {
       const group = oneOf[i];
@@ -182,7 +192,9 @@ function compileMap(s: MapSchema): Check {
     }
     const p = issues.path();
     if (minProperties !== undefined && n < minProperties) {
-      issues.error(`${p}: Invalid value: ${n}: ${p} in body should have at least ${minProperties} properties`);
+      issues.error(
+        `${p}: Invalid value: ${n}: ${p} in body should have at least ${minProperties} properties`,
+      );
     }
     if (maxProperties !== undefined && n > maxProperties) {
       issues.error(`${p}: Too many: ${n}: must have at most ${maxProperties} items`);
@@ -208,7 +220,9 @@ function compileArray(s: ArraySchema): Check {
     }
     const p = issues.path();
     if (minItems !== undefined && value.length < minItems) {
-      issues.error(`${p}: Invalid value: ${value.length}: ${p} in body should have at least ${minItems} items`);
+      issues.error(
+        `${p}: Invalid value: ${value.length}: ${p} in body should have at least ${minItems} items`,
+      );
     }
     if (maxItems !== undefined && value.length > maxItems) {
       issues.error(`${p}: Too many: ${value.length}: must have at most ${maxItems} items`);
@@ -225,7 +239,8 @@ function compileArray(s: ArraySchema): Check {
         seen.add(text);
       }
     }
-    for (let i = 0; i < rules.length; i++) if (!rules[i].test(value)) ruleFailed(issues, 'array', rules[i].message);
+    for (let i = 0; i < rules.length; i++)
+      if (!rules[i].test(value)) ruleFailed(issues, 'array', rules[i].message);
   };
 }
 
@@ -263,7 +278,8 @@ export function compile(schema: Schema): Check {
     case 'any': {
       const objectOnly = schema.objectOnly;
       return (value, issues) => {
-        if (objectOnly && !isObj(value) && !(value === null && schema.nullable)) typeError(issues, 'object', value);
+        if (objectOnly && !isObj(value) && !(value === null && schema.nullable))
+          typeError(issues, 'object', value);
       };
     }
   }

@@ -1,0 +1,341 @@
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { addRevocation, loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
+import { ca as caProto } from '@flotilla/proto';
+import { createApp } from '@flotilla/service-kit';
+import type { App } from '@flotilla/service-kit';
+import {
+  KubeTokenReviewDouble,
+  openssl,
+  opensslCsr,
+  opensslKey,
+  opensslResult,
+  tempDir,
+  waitFor,
+  writeTemp,
+} from '@flotilla/testing';
+import { certificateService } from './ca-service';
+import { buildCitadel } from './citadel';
+import type { Citadel } from './citadel';
+import { toServiceError } from './grpc-errors';
+import { citadelCommand } from './options';
+import type { CitadelOptions } from './options';
+import { addRevocationRoutes } from './revocation-routes';
+
+const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
+const BOB = 'spiffe://cluster.local/ns/shop/sa/bob';
+
+interface Running {
+  app: App;
+  citadel: Citadel;
+  options: CitadelOptions;
+  address: string;
+  http: string;
+  rootPath: string;
+}
+
+async function startCitadel(args: string[] = []): Promise<Running> {
+  const stateDir = tempDir('flotilla-citadel-');
+  const options = citadelCommand()
+    .exitOverride()
+    .parse(['node', 'citadel', '--state-dir', stateDir, '--host', '127.0.0.1', '--grpc-port', '0', '--monitoring-port', '0', '--log-level', 'silent', ...args])
+    .opts() as CitadelOptions;
+  const citadel = await buildCitadel(options);
+  const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
+  app.grpc.addService(
+    caProto.IstioCertificateServiceService,
+    certificateService({ ca: citadel.ca, authenticators: citadel.authenticators, logger: app.logger, metrics: app.metrics }),
+  );
+  addRevocationRoutes(app.monitoring, citadel.ca, citadel.revocations, app.logger);
+  await app.component.start();
+  return {
+    app,
+    citadel,
+    options,
+    address: `127.0.0.1:${app.grpc.boundPort}`,
+    http: `http://127.0.0.1:${app.monitoring.boundPort}`,
+    rootPath: join(stateDir, 'trust-bundle.pem'),
+  };
+}
+
+interface CallOptions {
+  token?: string;
+  clientCert?: { cert: string; key: string };
+  ttl?: number;
+}
+
+function createCertificate(running: Running, csr: string, opts: CallOptions = {}): Promise<string[]> {
+  const root = readFileSync(running.rootPath);
+  const credentials = opts.clientCert
+    ? grpc.credentials.createSsl(root, Buffer.from(opts.clientCert.key), Buffer.from(opts.clientCert.cert))
+    : grpc.credentials.createSsl(root);
+  const client = new caProto.IstioCertificateServiceClient(running.address, credentials, {
+    'grpc.ssl_target_name_override': 'localhost',
+  });
+  const metadata = new grpc.Metadata();
+  if (opts.token) metadata.set('authorization', `Bearer ${opts.token}`);
+  return new Promise((resolve, reject) => {
+    client.createCertificate(
+      { csr, validityDuration: opts.ttl ?? 0, metadata: { podName: 'alice-1' } },
+      metadata,
+      { deadline: Date.now() + 10_000 },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res.certChain);
+      },
+    );
+  });
+}
+
+async function expectStatus(promise: Promise<unknown>, code: grpc.status, details: RegExp) {
+  const err = (await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as grpc.ServiceError | undefined;
+  expect(err).toBeDefined();
+  expect(grpc.status[err!.code]).toBe(grpc.status[code]);
+  expect(err!.details).toMatch(details);
+}
+
+function localToken(running: Running, namespace: string, serviceAccount: string): string {
+  return signLocalToken(loadOrCreateTokenKey(running.options.stateDir), { namespace, serviceAccount });
+}
+
+describe('citadel CreateCertificate over TLS', () => {
+  let running: Running;
+  let dir: string;
+  beforeAll(async () => {
+    running = await startCitadel();
+    dir = tempDir();
+  });
+  afterAll(() => running.app.component.stop(1000));
+
+  it('turns a local token and an openssl CSR into a chain, leaf first and root last, that openssl verifies', async () => {
+    const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+      token: localToken(running, 'default', 'alice'),
+    });
+    expect(chain).toHaveLength(2);
+    expect(chain[1]).toBe(readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8'));
+    const leaf = writeTemp(dir, 'alice.pem', chain[0]);
+    expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(`${leaf}: OK`);
+    expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
+  });
+
+  it('refuses a call without a token as UNAUTHENTICATED, saying what to send', async () => {
+    await expectStatus(
+      createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] })),
+      grpc.status.UNAUTHENTICATED,
+      /no credential: send "authorization: Bearer <token>"/,
+    );
+  });
+
+  it('refuses a token signed by another key, or not a token at all, as UNAUTHENTICATED', async () => {
+    const forged = signLocalToken(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, {
+      namespace: 'default',
+      serviceAccount: 'alice',
+    });
+    const csr = opensslCsr(dir, 'alice', { uris: [ALICE] });
+    await expectStatus(createCertificate(running, csr, { token: forged }), grpc.status.UNAUTHENTICATED, /local token: the token signature does not verify/);
+    // Not a local token, and no TokenReview configured: nothing can check it.
+    await expectStatus(createCertificate(running, csr, { token: 'opaque' }), grpc.status.UNAUTHENTICATED, /no credential/);
+  });
+
+  it('refuses a CSR for another identity as PERMISSION_DENIED, naming both', async () => {
+    await expectStatus(
+      createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), { token: localToken(running, 'default', 'alice') }),
+      grpc.status.PERMISSION_DENIED,
+      /the CSR asks for spiffe:\/\/cluster\.local\/ns\/shop\/sa\/bob but the caller is authenticated as spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice/,
+    );
+  });
+
+  it('refuses garbage CSRs and over-long TTLs as INVALID_ARGUMENT, and keeps serving', async () => {
+    const token = localToken(running, 'default', 'alice');
+    await expectStatus(createCertificate(running, 'not a csr', { token }), grpc.status.INVALID_ARGUMENT, /no PEM CERTIFICATE REQUEST/);
+    const garbage = `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from('garbage').toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    await expectStatus(createCertificate(running, garbage, { token }), grpc.status.INVALID_ARGUMENT, /malformed CSR/);
+    await expectStatus(
+      createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token, ttl: 91 * 86400 }),
+      grpc.status.INVALID_ARGUMENT,
+      /greater than the maximum allowed TTL 90d/,
+    );
+    const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token, ttl: 600 });
+    const leaf = new X509Certificate(chain[0]);
+    expect(new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()).toBe((600 + 120) * 1000);
+  });
+
+  it('renews over mTLS with a still-valid client certificate, for that identity only, and not once revoked', async () => {
+    const csr = opensslCsr(dir, 'renew', { uris: [ALICE] });
+    const [cert] = await createCertificate(running, csr, { token: localToken(running, 'default', 'alice') });
+    const clientCert = { cert, key: openssl(['pkey', '-in', join(dir, 'renew.key')]) };
+    const renewed = await createCertificate(running, opensslCsr(dir, 'renewed', { uris: [ALICE] }), { clientCert });
+    expect(new X509Certificate(renewed[0]).subjectAltName).toBe(`URI:${ALICE}`);
+    await expectStatus(
+      createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), { clientCert }),
+      grpc.status.PERMISSION_DENIED,
+      /authenticated as spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice/,
+    );
+    addRevocation(running.options.stateDir, new X509Certificate(cert).serialNumber, 'keyCompromise');
+    await waitFor('the revocation to be seen', async () => {
+      const refused = await createCertificate(running, csr, { clientCert }).then(
+        () => false,
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED && /is revoked/.test(e.details),
+      );
+      return refused || undefined;
+    });
+  });
+
+  it('does not take a client certificate from another CA as proof of identity', async () => {
+    const other = await startCitadel();
+    try {
+      const [cert] = await createCertificate(other, opensslCsr(dir, 'stranger', { uris: [ALICE] }), {
+        token: localToken(other, 'default', 'alice'),
+      });
+      const clientCert = { cert, key: openssl(['pkey', '-in', join(dir, 'stranger.key')]) };
+      await expectStatus(createCertificate(running, opensslCsr(dir, 'x', { uris: [ALICE] }), { clientCert }), grpc.status.UNAUTHENTICATED, /no credential/);
+    } finally {
+      await other.app.component.stop(1000);
+    }
+  });
+});
+
+describe('citadel with Kubernetes TokenReview (against the TokenReview double)', () => {
+  let kube: KubeTokenReviewDouble;
+  let running: Running;
+  const dir = tempDir();
+  beforeAll(async () => {
+    kube = await KubeTokenReviewDouble.start();
+    const tokenFile = writeTemp(dir, 'citadel-token', kube.issueReviewerToken());
+    running = await startCitadel(['--kube-api-server', kube.url, '--kube-token-file', tokenFile, '--local-tokens', 'false']);
+  });
+  afterAll(async () => {
+    await running.app.component.stop(1000);
+    await kube.close();
+  });
+
+  it('issues for a service-account token with audience istio-ca, asking the API with citadel’s own token', async () => {
+    const token = kube.issueToken('default', 'alice', ['istio-ca']);
+    const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token });
+    expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
+    expect(kube.reviews.at(-1)).toEqual({ token, audiences: ['istio-ca'] });
+  });
+
+  it('refuses a token for another audience, an unknown token, and a local token when local tokens are off', async () => {
+    const csr = opensslCsr(dir, 'alice', { uris: [ALICE] });
+    await expectStatus(
+      createCertificate(running, csr, { token: kube.issueToken('default', 'alice') }),
+      grpc.status.UNAUTHENTICATED,
+      /Kubernetes token: the token was not authenticated by TokenReview: .*token audiences .* is invalid for the target audiences \["istio-ca"\]/,
+    );
+    await expectStatus(createCertificate(running, csr, { token: 'double.unknown' }), grpc.status.UNAUTHENTICATED, /invalid bearer token/);
+    const local = signLocalToken(loadOrCreateTokenKey(tempDir()), { namespace: 'default', serviceAccount: 'alice' });
+    await expectStatus(createCertificate(running, csr, { token: local }), grpc.status.UNAUTHENTICATED, /no credential/);
+  });
+
+  it('answers UNAVAILABLE while the API server fails, so agents retry', async () => {
+    kube.failures = { status: 503, count: 1 };
+    await expectStatus(
+      createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token: kube.issueToken('default', 'alice', ['istio-ca']) }),
+      grpc.status.UNAVAILABLE,
+      /TokenReview failed: HTTP 503/,
+    );
+  });
+});
+
+describe('citadel revocation endpoints', () => {
+  let running: Running;
+  const dir = tempDir();
+  beforeAll(async () => {
+    running = await startCitadel();
+  });
+  afterAll(() => running.app.component.stop(1000));
+
+  async function issue(name: string) {
+    const [pem] = await createCertificate(running, opensslCsr(dir, name, { uris: [ALICE] }), {
+      token: localToken(running, 'default', 'alice'),
+    });
+    return { path: writeTemp(dir, `${name}.pem`, pem), serial: new X509Certificate(pem).serialNumber };
+  }
+
+  const ocsp = (leaf: string) =>
+    opensslResult(['ocsp', '-url', `${running.http}/ca/ocsp`, '-issuer', running.rootPath, '-cert', leaf, '-CAfile', running.rootPath]);
+
+  it('answers `openssl ocsp` good, then revoked after `revoke`, with responses it verifies', async () => {
+    const leaf = await issue('ocsp');
+    const before = ocsp(leaf.path);
+    expect(before.stdout).toContain(`${leaf.path}: good`);
+    expect(before.stderr).toMatch(/Response verify OK/);
+    addRevocation(running.options.stateDir, leaf.serial, 'keyCompromise');
+    await waitFor('OCSP to say revoked', () => ocsp(leaf.path).stdout.includes(`${leaf.path}: revoked`) || undefined);
+    expect(ocsp(leaf.path).stdout).toMatch(/Reason: keyCompromise/);
+  });
+
+  it('serves a CRL that `openssl crl` verifies and that lists a revoked serial', async () => {
+    const leaf = await issue('crl');
+    addRevocation(running.options.stateDir, leaf.serial, 'superseded');
+    const crlText = await waitFor('the CRL to list the serial', async () => {
+      const der = Buffer.from(await (await fetch(`${running.http}/ca/crl`)).arrayBuffer());
+      const crl = writeTemp(dir, 'crl.der', der);
+      const result = opensslResult(['crl', '-inform', 'DER', '-in', crl, '-CAfile', running.rootPath, '-noout', '-text']);
+      expect(result.stderr).toMatch(/verify OK/);
+      return result.stdout.includes(`Serial Number: ${leaf.serial}`) ? result.stdout : undefined;
+    });
+    expect(crlText).toMatch(/Superseded/);
+    const pem = await (await fetch(`${running.http}/ca/crl.pem`)).text();
+    expect(pem).toMatch(/^-----BEGIN X509 CRL-----/);
+    const revokedCheck = opensslResult(['verify', '-crl_check', '-CAfile', running.rootPath, '-CRLfile', writeTemp(dir, 'crl.pem', pem), leaf.path]);
+    expect(revokedCheck.stdout + revokedCheck.stderr).toMatch(/certificate revoked/);
+  });
+
+  it('answers OCSP GET requests (RFC 6960 A.1) and garbage with malformedRequest, and serves the trust bundle', async () => {
+    const leaf = await issue('get');
+    const reqPath = join(dir, 'get-req.der');
+    openssl(['ocsp', '-issuer', running.rootPath, '-cert', leaf.path, '-reqout', reqPath, '-no_nonce']);
+    const encoded = encodeURIComponent(readFileSync(reqPath).toString('base64'));
+    const res = await fetch(`${running.http}/ca/ocsp/${encoded}`);
+    expect(res.headers.get('content-type')).toBe('application/ocsp-response');
+    const respPath = writeTemp(dir, 'get-resp.der', Buffer.from(await res.arrayBuffer()));
+    expect(openssl(['ocsp', '-respin', respPath, '-resp_text', '-CAfile', running.rootPath])).toMatch(/Cert Status: good/);
+    const bad = await fetch(`${running.http}/ca/ocsp`, { method: 'POST', body: 'garbage' });
+    expect(Buffer.from(await bad.arrayBuffer())).toEqual(Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
+    expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(readFileSync(running.rootPath, 'utf8'));
+  });
+});
+
+describe('citadel with a plugged-in CA (--cacerts-dir)', () => {
+  it('signs with the intermediate and answers leaf, intermediate, root', async () => {
+    const cacerts = tempDir('flotilla-cacerts-');
+    opensslKey(cacerts, 'root');
+    openssl(['req', '-x509', '-new', '-key', join(cacerts, 'root.key'), '-subj', '/CN=Plugged Root', '-days', '30', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(cacerts, 'root-cert.pem')]);
+    opensslKey(cacerts, 'ca');
+    openssl(['req', '-new', '-key', join(cacerts, 'ca.key'), '-subj', '/CN=Plugged Intermediate', '-out', join(cacerts, 'ca.csr')]);
+    const ext = writeTemp(cacerts, 'ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n');
+    openssl(['x509', '-req', '-in', join(cacerts, 'ca.csr'), '-CA', join(cacerts, 'root-cert.pem'), '-CAkey', join(cacerts, 'root.key'), '-CAcreateserial', '-days', '20', '-extfile', ext, '-out', join(cacerts, 'ca-cert.pem')]);
+    openssl(['pkey', '-in', join(cacerts, 'ca.key'), '-out', join(cacerts, 'ca-key.pem')]);
+    openssl(['x509', '-in', join(cacerts, 'ca-cert.pem'), '-out', join(cacerts, 'cert-chain.pem')]);
+    const running = await startCitadel(['--cacerts-dir', cacerts]);
+    try {
+      const dir = tempDir();
+      const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: localToken(running, 'default', 'alice'),
+      });
+      expect(chain.map((c) => new X509Certificate(c).subject)).toEqual(['', 'CN=Plugged Intermediate', 'CN=Plugged Root']);
+      const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
+      const untrusted = writeTemp(dir, 'chain.pem', chain[1]);
+      expect(openssl(['verify', '-x509_strict', '-CAfile', join(cacerts, 'root-cert.pem'), '-untrusted', untrusted, leaf])).toContain('OK');
+    } finally {
+      await running.app.component.stop(1000);
+    }
+  });
+});
+
+describe('gRPC error mapping', () => {
+  it('hides the details of errors that are not CA errors', () => {
+    expect(toServiceError(new Error('secret path /etc/x'))).toMatchObject({
+      code: grpc.status.INTERNAL,
+      details: 'internal error in the certificate authority',
+    });
+  });
+});

@@ -1,0 +1,98 @@
+import { checkDuration, parseDuration } from './durations';
+import { checkHeaderValue, checkMatchHeaderName } from './headers';
+import { checkLabelKey, checkLabelValue } from './labels';
+import {
+  checkFQDN,
+  checkPartialWildcard,
+  checkWildcardDomain,
+  hostSubsetOf,
+  hostsMatch,
+  isDNS1123Label,
+} from './names';
+import { checkIPSubnet, isCIDR } from './net';
+import { checkRegex } from './regex';
+
+describe('host names', () => {
+  it('accepts DNS-1123 labels up to 63 characters', () => {
+    expect(isDNS1123Label('a-b')).toBe(true);
+    expect(isDNS1123Label('-a')).toBe(false);
+    expect(isDNS1123Label('a'.repeat(64))).toBe(false);
+  });
+
+  it('allows a wildcard only in the first label', () => {
+    expect(checkWildcardDomain('*.example.com')).toBeUndefined();
+    expect(checkWildcardDomain('*x.example.com')).toBeUndefined();
+    expect(checkWildcardDomain('a.*.com')).toContain('(label "*" invalid)');
+  });
+
+  it('rejects all-numeric top level domains and empty names', () => {
+    expect(checkFQDN('foo.123')).toContain('cannot be all-numeric');
+    expect(checkFQDN('')).toBe('empty domain name not allowed');
+    expect(checkFQDN('istio.io.')).toBeUndefined();
+  });
+
+  it('rejects partial wildcards', () => {
+    expect(checkPartialWildcard('*x.com')).toBe('partial wildcard "*x.com" not allowed');
+    expect(checkPartialWildcard('*.x.com')).toBeUndefined();
+  });
+
+  it('matches wildcard hosts both ways and computes subsets', () => {
+    expect(hostsMatch('*.foo.com', 'a.foo.com')).toBe(true);
+    expect(hostsMatch('*.com', '*.foo.com')).toBe(true);
+    expect(hostsMatch('a.com', 'b.com')).toBe(false);
+    expect(hostSubsetOf('a.foo.com', '*.foo.com')).toBe(true);
+    expect(hostSubsetOf('*.foo.com', 'a.foo.com')).toBe(false);
+  });
+});
+
+describe('durations', () => {
+  it('parses Go duration syntax', () => {
+    expect(parseDuration('1h30m')).toBe(5400e9);
+    expect(parseDuration('1.5s')).toBe(1.5e9);
+    expect(parseDuration('apple')).toBeUndefined();
+  });
+
+  it('requires at least 1ms and millisecond precision', () => {
+    expect(checkDuration('0s')).toBe('duration must be greater than 1ms');
+    expect(checkDuration('1500us')).toBe('only durations to ms precision are supported');
+    expect(checkDuration('10s')).toBeUndefined();
+  });
+});
+
+describe('regular expressions', () => {
+  it('rejects syntax RE2 does not support and says so', () => {
+    expect(checkRegex('^(?!x).*', 'uri')).toContain('Istio uses RE2 style regex-based match');
+    expect(checkRegex('^/api/v[0-9]+', 'uri')).toBeUndefined();
+  });
+
+  it('limits the length to 1024', () => {
+    expect(checkRegex('a'.repeat(1025), 'uri')).toBe('"uri": regex is too large, max length allowed is 1024');
+  });
+});
+
+describe('headers, labels and addresses', () => {
+  it('accepts header tokens, pseudo headers and JWT claim routes in matches', () => {
+    expect(checkMatchHeaderName('x-user')).toBeUndefined();
+    expect(checkMatchHeaderName(':authority')).toBeUndefined();
+    expect(checkMatchHeaderName('@request.auth.claims.group')).toBeUndefined();
+    expect(checkMatchHeaderName('bad header')).toBe('header name bad header is not a valid header name');
+  });
+
+  it('checks Envoy header value substitutions', () => {
+    expect(checkHeaderValue('100%%')).toBeUndefined();
+    expect(checkHeaderValue('%HOSTNAME%')).toBeUndefined();
+    expect(checkHeaderValue('abc%')).toContain('Un-escaped %');
+  });
+
+  it('validates label keys and values', () => {
+    expect(checkLabelKey('app.kubernetes.io/name')).toBeUndefined();
+    expect(checkLabelKey('.')).toBe('invalid tag key: "."');
+    expect(checkLabelValue('~')).toBe('invalid tag value: "~"');
+  });
+
+  it('validates IPs and CIDR blocks', () => {
+    expect(isCIDR('10.0.0.0/8')).toBe(true);
+    expect(isCIDR('10.0.0.0/33')).toBe(false);
+    expect(checkIPSubnet('1.2.3')).toBe('1.2.3 is not a valid IP');
+  });
+});

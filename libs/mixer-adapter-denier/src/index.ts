@@ -1,0 +1,2 @@
+export { denierAdapter } from './denier';
+export type { DenierHandler, DenierParams } from './denier';

@@ -1,0 +1,2 @@
+export { compileList, createListAdapter, listAdapter } from './list';
+export type { EntryType, ListParams } from './list';

@@ -1,0 +1,2 @@
+export { createMemQuotaAdapter, memquotaAdapter } from './memquota';
+export type { MemQuotaParams } from './memquota';

@@ -1,0 +1,2 @@
+export { createPrometheusAdapter, prometheusAdapter } from './prometheus';
+export type { MetricKind, MetricParams, PrometheusHandler, PrometheusParams } from './prometheus';

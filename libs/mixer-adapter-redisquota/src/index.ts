@@ -1,0 +1,2 @@
+export { parseRedisAddress, redisquotaAdapter } from './redisquota';
+export type { RateLimitAlgorithm, RedisQuotaLimit, RedisQuotaParams } from './redisquota';

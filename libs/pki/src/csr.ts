@@ -1,0 +1,141 @@
+import { createPublicKey, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { CaError } from './ca-error';
+import { parseExtensions, parseSubjectAltNames } from './certificate';
+import type { SubjectAltNames } from './certificate';
+import {
+  DerError,
+  Tag,
+  childrenOf,
+  decodeBitStringBytes,
+  decodeOid,
+  decodeSmallInteger,
+  decodeTlv,
+  expectTag,
+  pemBlocks,
+  sequence,
+} from './der';
+import { OID } from './oids';
+
+/** A PKCS #10 request whose signature has been verified with the key it carries. */
+export interface VerifiedCsr {
+  /** The SubjectPublicKeyInfo, raw DER, copied as is into the certificate. */
+  spki: Buffer;
+  publicKey: KeyObject;
+  subjectAltNames: SubjectAltNames;
+}
+
+const MAX_CSR_BYTES = 64 * 1024;
+
+/** Signature algorithms a CSR may be signed with, by OID → Node's digest name (null: none, for Ed25519). */
+const CSR_SIGNATURES = new Map<string, string | null>([
+  [OID.ecdsaWithSha256, 'sha256'],
+  [OID.ecdsaWithSha384, 'sha384'],
+  [OID.ecdsaWithSha512, 'sha512'],
+  [OID.sha256WithRsa, 'sha256'],
+  [OID.sha384WithRsa, 'sha384'],
+  [OID.sha512WithRsa, 'sha512'],
+  [OID.ed25519, null],
+]);
+
+const invalid = (message: string, cause?: unknown) => new CaError('invalid-request', message, { cause });
+
+/** Keys a workload certificate may carry: EC P-256/P-384, RSA 2048–8192 bits, Ed25519. */
+function checkKey(key: KeyObject): void {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      if (details.namedCurve !== 'prime256v1' && details.namedCurve !== 'secp384r1') {
+        throw invalid(`CSR key: EC curve ${details.namedCurve} is not accepted (use P-256 or P-384)`);
+      }
+      return;
+    case 'rsa': {
+      const bits = details.modulusLength ?? 0;
+      if (bits < 2048 || bits > 8192) throw invalid(`CSR key: a ${bits}-bit RSA key is not accepted (2048–8192)`);
+      return;
+    }
+    case 'ed25519':
+      return;
+    default:
+      throw invalid(`CSR key: ${key.asymmetricKeyType} keys are not accepted`);
+  }
+}
+
+/** The DER of a CSR given as PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST"). */
+export function csrPemToDer(pem: string): Buffer {
+  if (pem.length > MAX_CSR_BYTES * 2) throw invalid('CSR is too large');
+  const blocks = [...pemBlocks(pem, 'CERTIFICATE REQUEST'), ...pemBlocks(pem, 'NEW CERTIFICATE REQUEST')];
+  if (blocks.length !== 1) {
+    throw invalid(blocks.length === 0 ? 'no PEM CERTIFICATE REQUEST block in csr' : 'more than one CSR in csr');
+  }
+  return blocks[0];
+}
+
+/**
+ * Parses a DER PKCS #10 request and verifies its self-signature natively: the CertificationRequestInfo bytes
+ * are checked against the signature with the public key they contain. Any malformed input becomes an
+ * 'invalid-request' CaError.
+ */
+export function verifyCsr(der: Buffer): VerifiedCsr {
+  if (der.length > MAX_CSR_BYTES) throw invalid('CSR is too large');
+  let info: Buffer, algorithm: string, signature: Buffer, spki: Buffer, attributes: Buffer | undefined;
+  try {
+    const [infoTlv, algTlv, sigTlv] = sequence(decodeTlv(der, Tag.SEQUENCE, 'CSR'), 'CSR', 3, 3);
+    const parts = sequence(infoTlv, 'CertificationRequestInfo', 3, 4);
+    if (decodeSmallInteger(parts[0], 'CSR version') !== 0) throw new DerError('CSR version must be 1 (0)');
+    expectTag(parts[1], Tag.SEQUENCE, 'CSR subject');
+    sequence(parts[2], 'CSR subjectPublicKeyInfo', 2, 2);
+    if (parts[3]) attributes = expectTag(parts[3], 0xa0, 'CSR attributes').raw;
+    info = infoTlv.raw;
+    spki = parts[2].raw;
+    const alg = sequence(algTlv, 'CSR signature algorithm', 1, 2);
+    algorithm = decodeOid(alg[0], 'CSR signature algorithm');
+    signature = decodeBitStringBytes(sigTlv, 'CSR signature');
+  } catch (err) {
+    if (err instanceof DerError) throw invalid(`malformed CSR: ${err.message}`, err);
+    throw err;
+  }
+  if (!CSR_SIGNATURES.has(algorithm)) throw invalid(`CSR signature algorithm ${algorithm} is not accepted`);
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  } catch (err) {
+    throw invalid(`CSR public key does not parse: ${(err as Error).message}`, err);
+  }
+  checkKey(publicKey);
+  const keyMatches =
+    publicKey.asymmetricKeyType === 'ec'
+      ? algorithm.startsWith('1.2.840.10045.4.3.')
+      : publicKey.asymmetricKeyType === 'rsa'
+        ? algorithm.startsWith('1.2.840.113549.1.1.')
+        : algorithm === OID.ed25519;
+  if (!keyMatches) throw invalid(`CSR signature algorithm ${algorithm} does not fit its ${publicKey.asymmetricKeyType} key`);
+  let ok: boolean;
+  try {
+    ok = verify(CSR_SIGNATURES.get(algorithm) ?? null, info, publicKey, signature);
+  } catch (err) {
+    throw invalid(`CSR signature does not verify: ${(err as Error).message}`, err);
+  }
+  if (!ok) throw invalid('CSR signature does not verify with the key it carries');
+  return { spki, publicKey, subjectAltNames: requestedAltNames(attributes) };
+}
+
+/** The SubjectAltName in the CSR's extensionRequest attribute (none → every list empty). */
+function requestedAltNames(attributes: Buffer | undefined): SubjectAltNames {
+  const none: SubjectAltNames = { uris: [], dns: [], ips: [], others: 0 };
+  if (!attributes) return none;
+  try {
+    for (const attribute of childrenOf(decodeTlv(attributes), 'CSR attributes')) {
+      const [type, values] = sequence(attribute, 'CSR attribute', 2, 2);
+      if (decodeOid(type, 'CSR attribute type') !== OID.extensionRequest) continue;
+      const [extensions] = childrenOf(expectTag(values, Tag.SET, 'extensionRequest'), 'extensionRequest');
+      if (!extensions) throw new DerError('extensionRequest: empty');
+      const san = parseExtensions(extensions, 'requested extensions').get(OID.subjectAltName);
+      return san ? parseSubjectAltNames(san.value) : none;
+    }
+  } catch (err) {
+    if (err instanceof DerError) throw invalid(`malformed CSR attributes: ${err.message}`, err);
+    throw err;
+  }
+  return none;
+}

@@ -1,0 +1,400 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { core } from '@flotilla/proto';
+import type { rpcStatus } from '@flotilla/proto';
+import type { Logger } from '@flotilla/service-kit';
+import type { XdsMetrics } from './metrics';
+import { pushCoversType } from './push-request';
+import type { PushRequest } from './push-request';
+import type { EncodedResourceCache } from './resource-cache';
+import type { ConnectionStatus, TypeStatus } from './status';
+import { Subscription } from './subscriptions';
+import { inPushOrder } from './type-urls';
+import type { ConnectionInfo, Generator, VersionedResource, WatchedResources } from './types';
+import { contentVersion } from './versions';
+
+/** Requests waiting on one stream before it stops reading, and the count at which it reads again. */
+const QUEUED_REQUESTS_HIGH = 64;
+const QUEUED_REQUESTS_LOW = 16;
+
+/** What a stream needs from the server that owns it. */
+export interface StreamHost {
+  readonly logger: Logger;
+  readonly metrics: XdsMetrics | undefined;
+  readonly cache: EncodedResourceCache;
+  /** 0 disables the limit. */
+  readonly sendTimeoutMs: number;
+  readonly controlPlane: core.ControlPlane | undefined;
+  generatorFor(typeUrl: string): Generator | undefined;
+  connectionIdFor(node: core.Node): string;
+  /** The stream has identified itself (first request with a node): it now receives pushes. */
+  register(connection: AdsConnection): void;
+  /** The stream closed (whether or not it had identified itself). */
+  unregister(connection: AdsConnection): void;
+}
+
+export interface SentRecord {
+  version: string;
+  nonce: string;
+  at: Date;
+  resources: number;
+  bytes: number;
+}
+
+export interface AckRecord {
+  version: string;
+  nonce: string;
+  at: Date;
+}
+
+export interface NackRecord {
+  /** The version_info the client sent with its NACK (gRFC A46: it may be the rejected version). */
+  version: string;
+  /** The version of the response the NACK answers. */
+  rejectedVersion: string;
+  nonce: string;
+  code: number;
+  message: string;
+  at: Date;
+}
+
+/** One type on one stream: its subscription and the protocol state around it. */
+export class TypeState {
+  readonly subscription: Subscription;
+  sent: SentRecord | undefined;
+  acked: AckRecord | undefined;
+  nack: NackRecord | undefined;
+  generateError: { message: string; at: Date } | undefined;
+  /**
+   * Delta: what the client holds, name → version (from initial_resource_versions, then from what was sent).
+   * SotW: the names and versions of the last response.
+   */
+  readonly clientVersions = new Map<string, string>();
+
+  constructor(readonly typeUrl: string) {
+    this.subscription = new Subscription(typeUrl);
+  }
+
+  /** Where the last response stands: not sent, waiting for its ACK/NACK, ACKed or NACKed. */
+  get state(): TypeStatus['state'] {
+    if (!this.sent) return 'NOT_SENT';
+    if (this.acked?.nonce === this.sent.nonce) return 'ACKED';
+    if (this.nack?.nonce === this.sent.nonce) return 'NACKED';
+    return 'SENT';
+  }
+}
+
+/** Why a response is being built: the client asked (a new subscription), or a push. */
+export type ResponseCause = 'request' | 'push';
+
+/**
+ * What SotW and delta streams share: the node, per-type state, one task at a time per stream (requests and
+ * pushes never interleave, so responses go out in the order they were generated), sending with back-pressure,
+ * failing the stream with a status, and the debug view.
+ */
+export abstract class AdsConnection<Req = unknown, Res = unknown> implements ConnectionInfo {
+  id = '';
+  node: core.Node = core.Node.create();
+  readonly peer: string;
+  readonly connectedAt = new Date();
+  protected readonly types = new Map<string, TypeState>();
+  protected readonly log: Logger;
+  private tail: Promise<void> = Promise.resolve();
+  private queuedRequests = 0;
+  private closedFlag = false;
+  private identified = false;
+  private readonly closeListeners = new Set<() => void>();
+
+  constructor(
+    readonly protocol: 'sotw' | 'delta',
+    protected readonly host: StreamHost,
+    protected readonly call: ServerDuplexStream<Req, Res>,
+  ) {
+    this.peer = safePeer(call);
+    this.log = host.logger.child({ peer: this.peer, protocol });
+    call.on('data', (request: Req) => {
+      if (this.closedFlag) return;
+      // Stop reading while requests pile up behind a slow push: HTTP/2 flow control then holds the client back,
+      // instead of this stream queueing its requests without bound.
+      if (++this.queuedRequests >= QUEUED_REQUESTS_HIGH) call.pause();
+      void this.serialize(() => this.handleRequest(request)).finally(() => {
+        if (--this.queuedRequests <= QUEUED_REQUESTS_LOW && call.isPaused()) call.resume();
+      });
+    });
+    call.on('end', () => {
+      // The client half-closed: finish our side too.
+      this.close();
+      call.end();
+    });
+    call.on('cancelled', () => this.close());
+    call.on('error', () => this.close());
+    call.on('close', () => this.close());
+  }
+
+  // ConnectionInfo
+
+  watched(typeUrl: string): WatchedResources | undefined {
+    const state = this.types.get(typeUrl);
+    return state?.subscription.active ? state.subscription : undefined;
+  }
+
+  watchedTypes(): string[] {
+    return [...this.types.values()].filter((s) => s.subscription.active).map((s) => s.typeUrl);
+  }
+
+  watches(typeUrl: string, name?: string): boolean {
+    const sub = this.watched(typeUrl);
+    if (!sub) return false;
+    return name === undefined || sub.wildcard || sub.names.has(name);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Regenerates and sends the types `request` covers, in make-before-break order. */
+  push(request: PushRequest): Promise<void> {
+    return this.serialize(async () => {
+      const types = inPushOrder(this.watchedTypes()).filter(
+        (t) => pushCoversType(request, t) && this.host.generatorFor(t) !== undefined,
+      );
+      for (const typeUrl of types) {
+        if (this.closedFlag) return;
+        const state = this.types.get(typeUrl)!;
+        // A failed generator skips the rest of this push: the client keeps its last good config, and
+        // later types (listeners, routes) are not sent pointing at what earlier ones failed to deliver.
+        if (!(await this.respond(state, request, 'push'))) return;
+      }
+      this.host.metrics?.convergence.observe((Date.now() - request.start) / 1000);
+    });
+  }
+
+  /** Ends the stream with a status (a malformed request, shutdown, a client that stopped reading). */
+  fail(code: GrpcStatus, details: string): void {
+    if (this.closedFlag) return;
+    this.log.warn(
+      { connection: this.id || undefined, code: GrpcStatus[code], details },
+      'closing xDS stream',
+    );
+    const error = Object.assign(new Error(details), { code, details });
+    this.call.emit('error', error);
+    this.close();
+  }
+
+  /** Forgets the stream (idempotent): no more pushes, status or metrics for it. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.host.unregister(this);
+    for (const listener of this.closeListeners) listener();
+    this.closeListeners.clear();
+  }
+
+  status(): ConnectionStatus {
+    const types: TypeStatus[] = [];
+    for (const state of this.types.values()) {
+      types.push({
+        typeUrl: state.typeUrl,
+        ...state.subscription.toJSON(),
+        state: state.state,
+        sent: state.sent && { ...state.sent, at: state.sent.at.toISOString() },
+        acked: state.acked && { ...state.acked, at: state.acked.at.toISOString() },
+        nack: state.nack && { ...state.nack, at: state.nack.at.toISOString() },
+        generateError: state.generateError && {
+          message: state.generateError.message,
+          at: state.generateError.at.toISOString(),
+        },
+        resourceVersions: Object.fromEntries(state.clientVersions),
+      });
+    }
+    return {
+      id: this.id,
+      protocol: this.protocol,
+      peer: this.peer,
+      connectedAt: this.connectedAt.toISOString(),
+      node: {
+        id: this.node.id,
+        cluster: this.node.cluster,
+        locality: this.node.locality && {
+          region: this.node.locality.region,
+          zone: this.node.locality.zone,
+          subZone: this.node.locality.subZone,
+        },
+        userAgentName: this.node.userAgentName,
+        userAgentVersion: this.node.userAgentVersion ?? '',
+        metadata: this.node.metadata ?? {},
+      },
+      types,
+    };
+  }
+
+  protected abstract handleRequest(request: Req): Promise<void>;
+
+  /**
+   * Builds and sends one type's response. Returns false when the generator failed (the caller stops its push),
+   * true otherwise (sent, or nothing to send).
+   */
+  protected abstract respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean>;
+
+  /**
+   * Takes the node from the stream's first request; later requests may omit it. Fails the stream (and returns
+   * false) when the first request has none.
+   */
+  protected identify(node: core.Node | undefined): boolean {
+    if (this.identified) return true;
+    if (!node || !node.id) {
+      this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        'the first request on an xDS stream must carry a node with an id',
+      );
+      return false;
+    }
+    this.node = node;
+    this.id = this.host.connectionIdFor(node);
+    this.identified = true;
+    this.host.register(this);
+    this.log.info(
+      { connection: this.id, node: node.id, userAgent: node.userAgentName || undefined },
+      'xDS client connected',
+    );
+    return true;
+  }
+
+  protected stateFor(typeUrl: string): { state: TypeState; first: boolean } {
+    const existing = this.types.get(typeUrl);
+    if (existing) return { state: existing, first: false };
+    const state = new TypeState(typeUrl);
+    this.types.set(typeUrl, state);
+    return { state, first: true };
+  }
+
+  protected recordAck(state: TypeState, version: string, nonce: string): void {
+    state.acked = { version, nonce, at: new Date() };
+    this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce }, 'ACK');
+  }
+
+  protected recordNack(state: TypeState, version: string, nonce: string, detail: rpcStatus.Status): void {
+    state.nack = {
+      version,
+      rejectedVersion: state.sent?.version ?? '',
+      nonce,
+      code: detail.code,
+      message: detail.message,
+      at: new Date(),
+    };
+    this.host.metrics?.rejected(state.typeUrl);
+    this.log.warn(
+      {
+        connection: this.id,
+        type: state.typeUrl,
+        version: state.nack.rejectedVersion,
+        error: detail.message,
+      },
+      'NACK: the client rejected a response and keeps its last accepted config',
+    );
+  }
+
+  /**
+   * The type's resources for this connection, restricted to its subscription and versioned; undefined when
+   * there is no generator for the type or the generator failed (logged, and recorded for the debug view).
+   */
+  protected async generate(state: TypeState, push: PushRequest): Promise<VersionedResource[] | undefined> {
+    const generator = this.host.generatorFor(state.typeUrl);
+    if (!generator) {
+      state.generateError = { message: 'no generator serves this type', at: new Date() };
+      this.log.debug({ connection: this.id, type: state.typeUrl }, 'request for a type nothing serves');
+      return undefined;
+    }
+    try {
+      const entries = await generator({
+        connection: this,
+        watched: state.subscription,
+        push,
+        cache: this.host.cache,
+      });
+      const byName = new Map<string, VersionedResource>();
+      for (const entry of entries) {
+        if (!state.subscription.matches(entry.name)) continue;
+        byName.set(entry.name, {
+          name: entry.name,
+          resource: entry.resource,
+          version: entry.version ?? contentVersion(entry.resource),
+        });
+      }
+      state.generateError = undefined;
+      return [...byName.values()];
+    } catch (err) {
+      state.generateError = { message: (err as Error)?.message ?? String(err), at: new Date() };
+      this.host.metrics?.internalErrors.inc();
+      this.log.error(
+        { err, connection: this.id, type: state.typeUrl },
+        'generator failed; the connection keeps the config it was last sent',
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes one response, waiting for the transport to drain when its buffer is full, so a slow client holds
+   * back its own pushes instead of growing memory. A client that does not read for `sendTimeoutMs` is
+   * disconnected (it reconnects and resyncs).
+   */
+  protected async send(response: Res, typeUrl: string): Promise<void> {
+    if (this.closedFlag) return;
+    let flushed: boolean;
+    try {
+      flushed = this.call.write(response);
+    } catch (err) {
+      this.host.metrics?.sendError(typeUrl);
+      this.log.warn({ err, connection: this.id, type: typeUrl }, 'xDS send failed');
+      this.close();
+      return;
+    }
+    if (flushed) return;
+    await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.call.off('drain', done);
+        this.closeListeners.delete(done);
+        resolve();
+      };
+      this.call.on('drain', done);
+      this.closeListeners.add(done);
+      if (this.host.sendTimeoutMs > 0) {
+        timer = setTimeout(() => {
+          this.host.metrics?.sendError(typeUrl);
+          this.fail(
+            GrpcStatus.DEADLINE_EXCEEDED,
+            `client did not read its xDS responses for ${this.host.sendTimeoutMs} ms`,
+          );
+          done();
+        }, this.host.sendTimeoutMs);
+        timer.unref();
+      }
+    });
+  }
+
+  /** Runs tasks of this stream one at a time; a failing task is logged and does not stop later ones. */
+  protected serialize(task: () => Promise<void>): Promise<void> {
+    const run = this.tail.then(async () => {
+      if (this.closedFlag) return;
+      try {
+        await task();
+      } catch (err) {
+        this.host.metrics?.internalErrors.inc();
+        this.log.error({ err, connection: this.id }, 'xDS stream task failed');
+      }
+    });
+    this.tail = run;
+    return run;
+  }
+}
+
+function safePeer(call: { getPeer(): string }): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,134 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { discovery } from '@flotilla/proto';
+import { AdsConnection } from './connection';
+import type { ResponseCause, StreamHost, TypeState } from './connection';
+import { pushRequest } from './push-request';
+import type { PushRequest } from './push-request';
+import { newNonce, setVersion } from './versions';
+
+type Request = discovery.DeltaDiscoveryRequest;
+type Response = discovery.DeltaDiscoveryResponse;
+
+/**
+ * One DeltaAggregatedResources stream (incremental xDS).
+ *
+ * - The server tracks what the client holds (name → version), seeded by initial_resource_versions on the first
+ *   request of a type, and sends only resources whose version differs; resources that went away are named in
+ *   removed_resources. Versions are content hashes, so a reconnecting client that already holds a resource is
+ *   not sent it again.
+ * - Subscribing to a name that does not exist answers it in removed_resources, so the client knows at once.
+ * - Subscription changes are applied whatever the nonce (they are deltas: dropping one would lose it); the nonce
+ *   only decides whether the request ACKs or NACKs (error_detail) the last response.
+ * - system_version_info is the version of the set the client should now hold (for debugging only).
+ */
+export class DeltaConnection extends AdsConnection<Request, Response> {
+  constructor(host: StreamHost, call: ServerDuplexStream<Request, Response>) {
+    super('delta', host, call);
+  }
+
+  protected async handleRequest(request: Request): Promise<void> {
+    if (!this.identify(request.node)) return;
+    const typeUrl = request.typeUrl;
+    if (!typeUrl) {
+      this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        'DeltaDiscoveryRequest.type_url is empty; ADS needs it on every request',
+      );
+      return;
+    }
+    const { state, first } = this.stateFor(typeUrl);
+    if (!first && request.responseNonce !== '') {
+      if (request.responseNonce === state.sent?.nonce) {
+        // Delta ACK/NACK carry no version_info; the version is the one sent with the nonce.
+        if (request.errorDetail)
+          this.recordNack(state, state.sent.version, request.responseNonce, request.errorDetail);
+        else this.recordAck(state, state.sent.version, request.responseNonce);
+      } else {
+        this.host.metrics?.nonceExpired(typeUrl);
+      }
+    }
+    const sub = state.subscription;
+    const change = sub.applyDelta(request.resourceNamesSubscribe, request.resourceNamesUnsubscribe, first);
+    if (first) {
+      for (const [name, version] of Object.entries(request.initialResourceVersions)) {
+        if (sub.matches(name)) state.clientVersions.set(name, version);
+      }
+    }
+    // The client drops what it unsubscribed from (and, leaving the wildcard, what only the wildcard gave it);
+    // it must not be told about those again in removed_resources.
+    for (const name of change.removed) if (!sub.matches(name)) state.clientVersions.delete(name);
+    if (change.wildcardRemoved) {
+      for (const name of [...state.clientVersions.keys()])
+        if (!sub.matches(name)) state.clientVersions.delete(name);
+    }
+    if (first || change.added.length > 0 || change.wildcardAdded) {
+      await this.respondDelta(
+        state,
+        pushRequest({ full: false, types: [typeUrl], reason: 'request' }),
+        'request',
+        new Set(change.added),
+        first,
+      );
+    }
+  }
+
+  protected respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
+    return this.respondDelta(state, push, cause, new Set(), false);
+  }
+
+  private async respondDelta(
+    state: TypeState,
+    push: PushRequest,
+    cause: ResponseCause,
+    newlySubscribed: ReadonlySet<string>,
+    force: boolean,
+  ): Promise<boolean> {
+    if (!state.subscription.active && state.clientVersions.size === 0 && !force) return true;
+    const started = process.hrtime.bigint();
+    const resources = state.subscription.active ? await this.generate(state, push) : [];
+    if (!resources) return false;
+    const desired = new Set(resources.map((r) => r.name));
+    const updated = resources.filter((r) => state.clientVersions.get(r.name) !== r.version);
+    const removed = [...state.clientVersions.keys()].filter((name) => !desired.has(name));
+    for (const name of newlySubscribed) {
+      if (!desired.has(name) && !state.clientVersions.has(name)) removed.push(name);
+    }
+    if (updated.length === 0 && removed.length === 0 && !force) return true;
+    const nonce = newNonce();
+    const version = setVersion(resources);
+    let bytes = 0;
+    for (const r of updated) bytes += r.resource.value.length;
+    const response: Response = {
+      systemVersionInfo: version,
+      resources: updated.map((r) => ({
+        name: r.name,
+        aliases: [],
+        version: r.version,
+        resource: r.resource,
+      })),
+      typeUrl: state.typeUrl,
+      removedResources: removed,
+      removedResourceNames: [],
+      nonce,
+      controlPlane: this.host.controlPlane,
+    };
+    state.sent = { version, nonce, at: new Date(), resources: updated.length, bytes };
+    for (const r of updated) state.clientVersions.set(r.name, r.version);
+    for (const name of removed) state.clientVersions.delete(name);
+    await this.send(response, state.typeUrl);
+    this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
+    this.log.debug(
+      {
+        connection: this.id,
+        type: state.typeUrl,
+        nonce,
+        updated: updated.length,
+        removed: removed.length,
+        cause,
+      },
+      'sent',
+    );
+    return true;
+  }
+}

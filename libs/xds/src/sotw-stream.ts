@@ -1,0 +1,93 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { discovery } from '@flotilla/proto';
+import { AdsConnection } from './connection';
+import type { ResponseCause, StreamHost, TypeState } from './connection';
+import { pushRequest } from './push-request';
+import type { PushRequest } from './push-request';
+import { newNonce, setVersion } from './versions';
+
+type Request = discovery.DiscoveryRequest;
+type Response = discovery.DiscoveryResponse;
+
+/**
+ * One StreamAggregatedResources stream (state of the world).
+ *
+ * - A request whose response_nonce is not the last one sent for its type is stale and ignored: a newer response
+ *   is on its way and the client will answer that one.
+ * - ACK and NACK are told apart only by error_detail (gRFC A46: a NACK may carry the rejected version_info).
+ * - The first request for a type on a stream is answered whatever its nonce (a client reconnecting to a new
+ *   server sends its old nonce); later requests are answered only when they change the subscription.
+ * - Every response carries all the subscribed resources that exist. For Listener and Cluster that is the full
+ *   state: a resource left out is removed by the client. For other types leaving one out removes nothing, which
+ *   is the protocol (the client unsubscribes when whatever referred to it goes away).
+ */
+export class SotwConnection extends AdsConnection<Request, Response> {
+  constructor(host: StreamHost, call: ServerDuplexStream<Request, Response>) {
+    super('sotw', host, call);
+  }
+
+  protected async handleRequest(request: Request): Promise<void> {
+    if (!this.identify(request.node)) return;
+    const typeUrl = request.typeUrl;
+    if (!typeUrl) {
+      this.fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        'DiscoveryRequest.type_url is empty; ADS needs it on every request',
+      );
+      return;
+    }
+    const { state, first } = this.stateFor(typeUrl);
+    if (!first) {
+      const expected = state.sent?.nonce ?? '';
+      if (request.responseNonce !== expected) {
+        this.host.metrics?.nonceExpired(typeUrl);
+        this.log.debug(
+          { connection: this.id, type: typeUrl, nonce: request.responseNonce, expected },
+          'ignoring a request with a stale nonce',
+        );
+        return;
+      }
+      if (request.responseNonce !== '') {
+        if (request.errorDetail)
+          this.recordNack(state, request.versionInfo, request.responseNonce, request.errorDetail);
+        else this.recordAck(state, request.versionInfo, request.responseNonce);
+      }
+    }
+    const changed = state.subscription.applySotw(request.resourceNames, first);
+    if (first || changed) {
+      await this.respond(state, pushRequest({ full: false, types: [typeUrl], reason: 'request' }), 'request');
+    }
+  }
+
+  protected async respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
+    if (!state.subscription.active) return true;
+    const started = process.hrtime.bigint();
+    const resources = await this.generate(state, push);
+    if (!resources) return false;
+    const version = setVersion(resources);
+    // A push that changes nothing this client sees sends nothing; a request is always answered.
+    if (cause === 'push' && state.sent?.version === version) return true;
+    const nonce = newNonce();
+    let bytes = 0;
+    for (const r of resources) bytes += r.resource.value.length;
+    const response: Response = {
+      versionInfo: version,
+      resources: resources.map((r) => r.resource),
+      canary: false,
+      typeUrl: state.typeUrl,
+      nonce,
+      controlPlane: this.host.controlPlane,
+    };
+    state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
+    state.clientVersions.clear();
+    for (const r of resources) state.clientVersions.set(r.name, r.version);
+    await this.send(response, state.typeUrl);
+    this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
+    this.log.debug(
+      { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
+      'sent',
+    );
+    return true;
+  }
+}

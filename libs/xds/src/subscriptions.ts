@@ -1,0 +1,103 @@
+import type { WatchedResources } from './types';
+
+/** The resource name that subscribes to everything of a type. */
+export const WILDCARD = '*';
+
+/** The outcome of one delta request's subscribe/unsubscribe lists. */
+export interface DeltaSubscriptionChange {
+  /** Names subscribed by this request that were not subscribed before. */
+  added: string[];
+  /** Names unsubscribed by this request that were subscribed before. */
+  removed: string[];
+  wildcardAdded: boolean;
+  wildcardRemoved: boolean;
+}
+
+/**
+ * What one stream subscribes to of one type, with the xDS wildcard rules:
+ *
+ * - SotW: the first request with no names is a (legacy) wildcard, kept for as long as later requests also name
+ *   nothing; "*" among the names is an explicit wildcard alongside named resources; any other list replaces the
+ *   subscription (an empty list after named ones unsubscribes from everything).
+ * - Delta: requests carry changes. A first request that subscribes to nothing is a wildcard (as if "*" had been
+ *   subscribed, which is how Envoy tracks it); "*" in resource_names_unsubscribe ends the wildcard.
+ */
+export class Subscription implements WatchedResources {
+  wildcard = false;
+  names = new Set<string>();
+  private legacyWildcard = false;
+
+  constructor(readonly typeUrl: string) {}
+
+  /** Whether anything would be sent: a wildcard or at least one name. */
+  get active(): boolean {
+    return this.wildcard || this.names.size > 0;
+  }
+
+  matches(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+
+  /** Applies a SotW request's resource_names; returns whether the subscription changed. */
+  applySotw(resourceNames: readonly string[], first: boolean): boolean {
+    const wasWildcard = this.wildcard;
+    const before = this.names;
+    if (resourceNames.length === 0 && (first || this.legacyWildcard)) {
+      this.legacyWildcard = true;
+      this.wildcard = true;
+      this.names = new Set();
+    } else {
+      this.legacyWildcard = false;
+      this.wildcard = resourceNames.includes(WILDCARD);
+      this.names = new Set(resourceNames.filter((n) => n !== WILDCARD));
+    }
+    return wasWildcard !== this.wildcard || !sameSet(before, this.names);
+  }
+
+  /** Applies a delta request's subscribe and unsubscribe lists. */
+  applyDelta(
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    first: boolean,
+  ): DeltaSubscriptionChange {
+    const change: DeltaSubscriptionChange = {
+      added: [],
+      removed: [],
+      wildcardAdded: false,
+      wildcardRemoved: false,
+    };
+    if (first && subscribe.length === 0 && !unsubscribe.includes(WILDCARD)) {
+      this.wildcard = true;
+      change.wildcardAdded = true;
+    }
+    for (const name of subscribe) {
+      if (name === WILDCARD) {
+        if (!this.wildcard) change.wildcardAdded = true;
+        this.wildcard = true;
+      } else if (!this.names.has(name)) {
+        this.names.add(name);
+        change.added.push(name);
+      }
+    }
+    for (const name of unsubscribe) {
+      if (name === WILDCARD) {
+        if (this.wildcard) change.wildcardRemoved = true;
+        this.wildcard = false;
+      } else if (this.names.delete(name)) {
+        change.removed.push(name);
+      }
+    }
+    return change;
+  }
+
+  /** The JSON-able view for debug pages. */
+  toJSON(): { wildcard: boolean; names: string[] } {
+    return { wildcard: this.wildcard, names: [...this.names].sort() };
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
