@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { health } from '@flotilla/proto';
+import * as grpc from '@grpc/grpc-js';
+import { externalAuth, health } from '@flotilla/proto';
 import { waitFor } from '@flotilla/testing';
 import { LocalMesh, healthStatus } from './support';
 
@@ -21,7 +22,7 @@ describe('flotilla up (the local mesh)', () => {
     expect(Object.keys(endpoints).sort()).toEqual(['citadel', 'galley', 'mixer', 'pilot']);
     expect(Object.keys(endpoints.galley).sort()).toEqual(['grpc', 'metrics']);
     expect(Object.keys(endpoints.pilot).sort()).toEqual(['debug', 'grpc', 'metrics', 'xds']);
-    expect(Object.keys(endpoints.mixer).sort()).toEqual(['grpc', 'metrics']);
+    expect(Object.keys(endpoints.mixer).sort()).toEqual(['grpc', 'metrics', 'prometheus']);
     expect(Object.keys(endpoints.citadel).sort()).toEqual(['grpc', 'metrics', 'rootCert']);
     expect(endpoints.citadel.rootCert).toBe(`${mesh.stateDir}/citadel/root-cert.pem`);
     expect(endpoints.galley.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -45,6 +46,37 @@ describe('flotilla up (the local mesh)', () => {
       expect(text).toContain('flotilla_build_info');
       execFileSync('promtool', ['check', 'metrics'], { input: text });
     }
+  });
+
+  it("applies the mesh folder's mixer policy through galley: ext_authz denies x-user: banned, allows others", async () => {
+    const e = await waitFor('endpoints.json', () => mesh.readEndpoints());
+    const check = (headers: Record<string, string>) => {
+      const client = new externalAuth.AuthorizationClient(e.mixer.grpc, grpc.credentials.createInsecure());
+      const request = externalAuth.CheckRequest.fromPartial({
+        attributes: {
+          request: { http: { method: 'GET', path: '/productpage', host: 'productpage', headers } },
+        },
+      });
+      return new Promise<externalAuth.CheckResponse>((resolve, reject) =>
+        client.check(request, (err, res) => {
+          client.close();
+          if (err) reject(err);
+          else resolve(res);
+        }),
+      );
+    };
+    const denied = await check({ 'x-user': 'banned' });
+    expect(denied.status?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(denied.deniedResponse?.body).toContain('this user is banned from bookinfo');
+    expect((await check({ 'x-user': 'jason' })).status?.code ?? 0).toBe(grpc.status.OK);
+  });
+
+  it("serves the prometheus adapter's /metrics at mixer.prometheus, accepted by promtool", async () => {
+    const e = await waitFor('endpoints.json', () => mesh.readEndpoints());
+    const text = await waitFor('the prometheus adapter', async () =>
+      (await fetch(e.mixer.prometheus)).text(),
+    );
+    execFileSync('promtool', ['check', 'metrics'], { input: text });
   });
 
   it('fails fast when started again on the same ports, naming the port and the option', async () => {

@@ -19,6 +19,7 @@ export const PORT_OPTIONS = [
   '--pilot-monitoring-port',
   '--mixer-grpc-port',
   '--mixer-monitoring-port',
+  '--mixer-prometheus-port',
   '--citadel-grpc-port',
   '--citadel-monitoring-port',
 ] as const;
@@ -26,7 +27,7 @@ export const PORT_OPTIONS = [
 export interface Endpoints {
   galley: { grpc: string; metrics: string };
   pilot: { grpc: string; xds: string; metrics: string; debug: string };
-  mixer: { grpc: string; metrics: string };
+  mixer: { grpc: string; metrics: string; prometheus: string };
   citadel: { grpc: string; metrics: string; rootCert: string };
 }
 

@@ -2,18 +2,22 @@ import type { Adapter, AdapterCounter, AdapterMetrics } from '@flotilla/mixer-ad
 import { denierAdapter } from '@flotilla/mixer-adapter-denier';
 import { listAdapter } from '@flotilla/mixer-adapter-list';
 import { memquotaAdapter } from '@flotilla/mixer-adapter-memquota';
-import { prometheusAdapter } from '@flotilla/mixer-adapter-prometheus';
+import { createPrometheusAdapter } from '@flotilla/mixer-adapter-prometheus';
+import type { PrometheusDefaults } from '@flotilla/mixer-adapter-prometheus';
 import { redisquotaAdapter } from '@flotilla/mixer-adapter-redisquota';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 
-/** The adapters compiled into this mixer, by the name handler config gives as compiledAdapter. */
-export function builtinAdapters(): Map<string, Adapter> {
+/**
+ * The adapters compiled into this mixer, by the name handler config gives as compiledAdapter. `prometheus` says
+ * where prometheus handlers serve /metrics when their params do not.
+ */
+export function builtinAdapters(prometheus?: PrometheusDefaults): Map<string, Adapter> {
   const adapters = [
     denierAdapter,
     listAdapter,
     memquotaAdapter,
-    prometheusAdapter,
+    createPrometheusAdapter(Date.now, prometheus),
     redisquotaAdapter,
   ] as Adapter[];
   return new Map(adapters.map((a) => [a.name, a]));

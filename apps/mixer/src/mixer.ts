@@ -6,6 +6,7 @@ import type { Tracing } from '@flotilla/tracing';
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { adapterMetrics, builtinAdapters } from './adapters';
+import { McpConfigSource } from './mcp-config-source';
 import { mixerCommand } from './options';
 import type { MixerOptions } from './options';
 import { APP_VERSION } from './version';
@@ -60,32 +61,47 @@ export async function followConfig(
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
   const options = parseOptions<MixerOptions>(mixerCommand(), argv);
   let stopWatching: () => void = () => undefined;
+  let stopSink: () => void = () => undefined;
   const app = createApp({
     component: 'mixer',
     version: APP_VERSION,
     options,
     onStop: async () => {
       stopWatching();
+      stopSink();
       await runtime.close();
       await tracing.shutdown();
     },
   });
   const logger = app.logger;
   const runtime = new MixerRuntime({
-    adapters: builtinAdapters(),
+    adapters: builtinAdapters({ port: options.prometheusPort, host: options.host }),
     logger: logger.child({ part: 'runtime' }),
     metrics: adapterMetrics(app.metrics),
     defaultNamespace: options.configDefaultNamespace,
     loadAdapter: loadAdapterPackage,
   });
   addMixerServices(app.grpc, runtime, logger);
+  if (options.configDir && options.galleyAddress) {
+    logger.fatal('give either --config-dir or --galley-address, not both');
+    process.exit(2);
+  }
+  let source: MixerConfigSource | undefined;
   if (options.configDir) {
-    const followed = await followConfig(
-      new YamlFolderSource(options.configDir, options.configDefaultNamespace),
-      runtime,
-      logger,
-      app.metrics,
-    );
+    source = new YamlFolderSource(options.configDir, options.configDefaultNamespace);
+  } else if (options.galleyAddress) {
+    const mcp = new McpConfigSource(options.galleyAddress, `mixer~${process.pid}`, logger);
+    mcp.start();
+    stopSink = () => mcp.stop();
+    // Start with galley's config when it answers soon; otherwise start empty and apply it when it arrives.
+    await Promise.race([mcp.sink.waitForSync(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    app.monitoring.addDebugPage('/debug/mcp', "the MCP sink following galley's config", () => ({
+      body: JSON.stringify(mcp.sink.status(), null, 2),
+    }));
+    source = mcp;
+  }
+  if (source) {
+    const followed = await followConfig(source, runtime, logger, app.metrics);
     stopWatching = followed.stop;
     app.monitoring.addDebugPage(
       '/debug/mixer_config',

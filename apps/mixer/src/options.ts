@@ -1,4 +1,4 @@
-import { appCommand, option } from '@flotilla/service-kit';
+import { appCommand, option, parsePort } from '@flotilla/service-kit';
 import type { CommonOptions } from '@flotilla/service-kit';
 import type { Command } from 'commander';
 import { APP_VERSION } from './version';
@@ -8,6 +8,10 @@ export interface MixerOptions extends CommonOptions {
   configDir?: string;
   /** Rules in this namespace apply to every request; rules elsewhere only to their destination namespace. */
   configDefaultNamespace: string;
+  /** galley's MCP address (host:port): mixer follows its config.istio.io collections. */
+  galleyAddress?: string;
+  /** Where prometheus handlers serve /metrics when their params name no port (Istio's 42422). */
+  prometheusPort: number;
 }
 
 export function mixerCommand(): Command {
@@ -32,6 +36,21 @@ export function mixerCommand(): Command {
         '--config-default-namespace <namespace>',
         'namespace whose rules apply to every request',
         'istio-system',
+      ),
+    )
+    .addOption(
+      option<string | undefined>(
+        '--galley-address <host:port>',
+        "follow galley's config.istio.io collections over MCP (instead of --config-dir)",
+        undefined,
+      ),
+    )
+    .addOption(
+      option(
+        '--prometheus-port <port>',
+        'port of prometheus handlers whose params name none',
+        42422,
+        parsePort,
       ),
     );
 }

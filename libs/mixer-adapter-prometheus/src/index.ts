@@ -1,2 +1,8 @@
 export { createPrometheusAdapter, prometheusAdapter } from './prometheus';
-export type { MetricKind, MetricParams, PrometheusHandler, PrometheusParams } from './prometheus';
+export type {
+  MetricKind,
+  PrometheusDefaults,
+  MetricParams,
+  PrometheusHandler,
+  PrometheusParams,
+} from './prometheus';

@@ -108,7 +108,16 @@ interface Exported {
  * /metrics. Label sets not updated within metricsExpiryDuration are removed, so series of departed workloads do
  * not live forever.
  */
-export function createPrometheusAdapter(now: () => number = Date.now) {
+/** Where handlers serve /metrics when their params name no port or host. */
+export interface PrometheusDefaults {
+  port: number;
+  host: string;
+}
+
+export function createPrometheusAdapter(
+  now: () => number = Date.now,
+  defaults: PrometheusDefaults = { port: 42422, host: '0.0.0.0' },
+) {
   return defineAdapter<PrometheusParams, PrometheusHandler>({
     name: 'prometheus',
     description: 'exports metric instances for Prometheus to scrape',
@@ -151,10 +160,10 @@ export function createPrometheusAdapter(now: () => number = Date.now) {
       const metricsExpiryMs = policy?.durationMs('metricsExpiryDuration', 0) ?? 0;
       const expiryCheckIntervalMs =
         policy?.durationMs('expiryCheckIntervalDuration', Math.max(1000, metricsExpiryMs / 2)) ?? 0;
-      const port = p.number('port', 42422, (n) =>
+      const port = p.number('port', defaults.port, (n) =>
         Number.isInteger(n) && n >= 0 && n <= 65535 ? undefined : 'must be a port (0-65535)',
       );
-      const host = p.string('host', '0.0.0.0');
+      const host = p.string('host', defaults.host);
       p.done();
       return { metrics, metricsExpiryMs, expiryCheckIntervalMs, port, host };
     },

@@ -25,7 +25,11 @@ describe('local mesh layout', () => {
         metrics: 'http://127.0.0.1:15014/metrics',
         debug: 'http://127.0.0.1:15014',
       },
-      mixer: { grpc: '127.0.0.1:9091', metrics: 'http://127.0.0.1:9093/metrics' },
+      mixer: {
+        grpc: '127.0.0.1:9091',
+        metrics: 'http://127.0.0.1:9093/metrics',
+        prometheus: 'http://127.0.0.1:42422/metrics',
+      },
       citadel: {
         grpc: '127.0.0.1:8060',
         metrics: 'http://127.0.0.1:15016/metrics',

@@ -9,6 +9,8 @@ export interface MeshPorts {
   pilotMonitoring: number;
   mixerGrpc: number;
   mixerMonitoring: number;
+  /** Where mixer's prometheus adapter serves /metrics (Istio's 42422). */
+  mixerPrometheus: number;
   citadelGrpc: number;
   citadelMonitoring: number;
 }
@@ -21,6 +23,7 @@ export const DEFAULT_PORTS: MeshPorts = {
   pilotMonitoring: 15014,
   mixerGrpc: 9091,
   mixerMonitoring: 9093,
+  mixerPrometheus: 42422,
   citadelGrpc: 8060,
   citadelMonitoring: 15016,
 };
@@ -88,7 +91,14 @@ export function meshComponents(settings: MeshSettings): MeshComponent[] {
     },
     {
       name: 'mixer',
-      args: common('mixerGrpc', 'mixerMonitoring'),
+      args: [
+        ...common('mixerGrpc', 'mixerMonitoring'),
+        // Mixer's policy and telemetry config comes from the mesh config folder through galley.
+        '--galley-address',
+        `${host}:${ports.galleyGrpc}`,
+        '--prometheus-port',
+        String(ports.mixerPrometheus),
+      ],
       grpc: [{ port: 'mixerGrpc' }],
       monitoringPort: 'mixerMonitoring',
     },
@@ -123,7 +133,11 @@ export function endpointsOf(settings: MeshSettings) {
       metrics: metrics('pilotMonitoring'),
       debug: `http://${addr('pilotMonitoring')}`,
     },
-    mixer: { grpc: addr('mixerGrpc'), metrics: metrics('mixerMonitoring') },
+    mixer: {
+      grpc: addr('mixerGrpc'),
+      metrics: metrics('mixerMonitoring'),
+      prometheus: metrics('mixerPrometheus'),
+    },
     citadel: {
       grpc: addr('citadelGrpc'),
       metrics: metrics('citadelMonitoring'),
