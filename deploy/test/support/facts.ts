@@ -81,7 +81,14 @@ export const FACTS: Record<AppName, AppFact> = {
     ['--xds-port'],
     [],
   ),
-  mixer: app('mixer', port('grpc', '--grpc-port', 9091), monitoring(9093), [], [], []),
+  mixer: app(
+    'mixer',
+    port('grpc', '--grpc-port', 9091),
+    monitoring(9093),
+    [port('http-prom', '--prometheus-port', 42422)],
+    ['--galley-address', '--prometheus-port'],
+    [],
+  ),
   citadel: app(
     'citadel',
     port('grpc-tls', '--grpc-port', 8060),
