@@ -27,6 +27,8 @@ export default [
             { sourceTag: 'type:proto', onlyDependOnLibsWithTags: ['type:proto'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:proto'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+            // Benchmarks measure every part of the system.
+            { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'scope:galley', onlyDependOnLibsWithTags: ['scope:galley', 'scope:shared'] },
             { sourceTag: 'scope:pilot', onlyDependOnLibsWithTags: ['scope:pilot', 'scope:shared'] },
             { sourceTag: 'scope:mixer', onlyDependOnLibsWithTags: ['scope:mixer', 'scope:shared'] },

@@ -6,8 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, checkDenied, createRecordingAdapter, silentLogger } from '@flotilla/mixer-adapter-sdk';
 import type { Adapter, Value } from '@flotilla/mixer-adapter-sdk';
-// Benchmarks measure components' own libs; bench is scope:shared only so that it may be run from anywhere.
-// eslint-disable-next-line @nx/enforce-module-boundaries
+
 import {
   GLOBAL_WORDS,
   MixerRuntime,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import {
@@ -110,11 +111,14 @@ export class ClientCertificateAuthenticator implements Authenticator {
 /** `flotilla token`'s JWTs, verified with the key in citadel's state folder. */
 export class LocalTokenAuthenticator implements Authenticator {
   readonly name = 'local token';
+  private readonly key: KeyObject;
 
   constructor(
-    private readonly key: KeyObject,
+    key: KeyObject,
     private readonly trustDomain: string,
-  ) {}
+  ) {
+    this.key = key.type === 'private' ? createPublicKey(key) : key;
+  }
 
   applies(credentials: Credentials): boolean {
     return credentials.bearerToken !== undefined && isLocalToken(credentials.bearerToken);

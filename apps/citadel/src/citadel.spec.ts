@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,7 +119,7 @@ describe('citadel CreateCertificate over TLS', () => {
       token: localToken(running, 'default', 'alice'),
     });
     expect(chain).toHaveLength(2);
-    expect(chain[1]).toBe(readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8'));
+    expect(chain[1].trim()).toBe(readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8').trim());
     const leaf = writeTemp(dir, 'alice.pem', chain[0]);
     expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(`${leaf}: OK`);
     expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
@@ -259,17 +260,28 @@ describe('citadel revocation endpoints', () => {
     return { path: writeTemp(dir, `${name}.pem`, pem), serial: new X509Certificate(pem).serialNumber };
   }
 
+  /** `openssl ocsp` against our responder; asynchronous, since the responder runs in this very process. */
   const ocsp = (leaf: string) =>
-    opensslResult(['ocsp', '-url', `${running.http}/ca/ocsp`, '-issuer', running.rootPath, '-cert', leaf, '-CAfile', running.rootPath]);
+    new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        'openssl',
+        ['ocsp', '-timeout', '10', '-url', `${running.http}/ca/ocsp`, '-issuer', running.rootPath, '-cert', leaf, '-CAfile', running.rootPath],
+        (_err, stdout, stderr) => resolve({ stdout, stderr }),
+      ),
+    );
 
   it('answers `openssl ocsp` good, then revoked after `revoke`, with responses it verifies', async () => {
     const leaf = await issue('ocsp');
-    const before = ocsp(leaf.path);
+    const before = await ocsp(leaf.path);
     expect(before.stdout).toContain(`${leaf.path}: good`);
     expect(before.stderr).toMatch(/Response verify OK/);
     addRevocation(running.options.stateDir, leaf.serial, 'keyCompromise');
-    await waitFor('OCSP to say revoked', () => ocsp(leaf.path).stdout.includes(`${leaf.path}: revoked`) || undefined);
-    expect(ocsp(leaf.path).stdout).toMatch(/Reason: keyCompromise/);
+    const after = await waitFor('OCSP to say revoked', async () => {
+      const out = await ocsp(leaf.path);
+      return out.stdout.includes(`${leaf.path}: revoked`) ? out : undefined;
+    });
+    expect(after.stdout).toMatch(/Reason: keyCompromise/);
+    expect(after.stderr).toMatch(/Response verify OK/);
   });
 
   it('serves a CRL that `openssl crl` verifies and that lists a revoked serial', async () => {
@@ -277,7 +289,7 @@ describe('citadel revocation endpoints', () => {
     addRevocation(running.options.stateDir, leaf.serial, 'superseded');
     const crlText = await waitFor('the CRL to list the serial', async () => {
       const der = Buffer.from(await (await fetch(`${running.http}/ca/crl`)).arrayBuffer());
-      const crl = writeTemp(dir, 'crl.der', der);
+      const crl = writeTemp(dir, 'list.crl.der', der);
       const result = opensslResult(['crl', '-inform', 'DER', '-in', crl, '-CAfile', running.rootPath, '-noout', '-text']);
       expect(result.stderr).toMatch(/verify OK/);
       return result.stdout.includes(`Serial Number: ${leaf.serial}`) ? result.stdout : undefined;
@@ -285,7 +297,7 @@ describe('citadel revocation endpoints', () => {
     expect(crlText).toMatch(/Superseded/);
     const pem = await (await fetch(`${running.http}/ca/crl.pem`)).text();
     expect(pem).toMatch(/^-----BEGIN X509 CRL-----/);
-    const revokedCheck = opensslResult(['verify', '-crl_check', '-CAfile', running.rootPath, '-CRLfile', writeTemp(dir, 'crl.pem', pem), leaf.path]);
+    const revokedCheck = opensslResult(['verify', '-crl_check', '-CAfile', running.rootPath, '-CRLfile', writeTemp(dir, 'list.crl.pem', pem), leaf.path]);
     expect(revokedCheck.stdout + revokedCheck.stderr).toMatch(/certificate revoked/);
   });
 
@@ -321,7 +333,7 @@ describe('citadel with a plugged-in CA (--cacerts-dir)', () => {
       const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
         token: localToken(running, 'default', 'alice'),
       });
-      expect(chain.map((c) => new X509Certificate(c).subject)).toEqual(['', 'CN=Plugged Intermediate', 'CN=Plugged Root']);
+      expect(chain.map((c) => new X509Certificate(c).subject ?? '')).toEqual(['', 'CN=Plugged Intermediate', 'CN=Plugged Root']);
       const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
       const untrusted = writeTemp(dir, 'chain.pem', chain[1]);
       expect(openssl(['verify', '-x509_strict', '-CAfile', join(cacerts, 'root-cert.pem'), '-untrusted', untrusted, leaf])).toContain('OK');

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { analyzeCommand } from './commands/analyze';
+import { caCommand } from './commands/ca';
+import { proxyConfigCommand, proxyStatusCommand } from './commands/pilot-debug';
+import { tokenCommand } from './commands/token';
 import { validateCommand } from './commands/validate';
 import { WORKSPACE_ROOT } from './paths';
 import { DEFAULT_PORTS, portOptionOf } from './up/mesh';
@@ -73,6 +76,10 @@ export function program(): Command {
     .addCommand(upCommand())
     .addCommand(validateCommand())
     .addCommand(analyzeCommand())
+    .addCommand(tokenCommand())
+    .addCommand(caCommand())
+    .addCommand(proxyStatusCommand())
+    .addCommand(proxyConfigCommand())
     .addCommand(
       new Command('version').description('print the version').action(() => {
         process.stdout.write(`flotilla ${VERSION} (node ${process.version})\n`);

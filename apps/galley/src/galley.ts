@@ -1,4 +1,3 @@
-import { ISTIO_TYPES, SERVICE_DISCOVERY_TYPES, loadKubeConfig } from '@flotilla/kube';
 import type { ResourceType } from '@flotilla/kube';
 import { McpServer } from '@flotilla/mcp';
 import { createApp, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
@@ -11,7 +10,6 @@ import { McpPublisher } from './mcp-publisher';
 import { galleyCommand } from './options';
 import type { GalleyOptions } from './options';
 import { DirectorySource } from './sources/directory-source';
-import { KubernetesSource } from './sources/kubernetes-source';
 import type { Snapshot, SourceResource } from './sources/snapshot';
 import { APP_VERSION } from './version';
 import { AdmissionWebhook } from './webhook/admission-webhook';
@@ -84,6 +82,9 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     parts.push(source);
   }
   if (options.kubernetes || options.kubeconfig) {
+    // Loaded only when used: @kubernetes/client-node is a large ES module tree that costs start-up time.
+    const { ISTIO_TYPES, SERVICE_DISCOVERY_TYPES, loadKubeConfig } = await import('@flotilla/kube');
+    const { KubernetesSource } = await import('./sources/kubernetes-source.js');
     const kc = loadKubeConfig(options.kubeconfig);
     const source = new KubernetesSource({
       kc,

@@ -65,8 +65,8 @@ export function galleyCommand(): Command {
     .addOption(
       option(
         '--debounce <ms>',
-        'quiet time after a change before serving a new snapshot',
-        100,
+        'quiet time after a file or object change before serving a new snapshot',
+        20,
         parsePositiveNumber,
       ),
     )

@@ -1,16 +1,69 @@
-import { appCommand, option, parsePort } from '@flotilla/service-kit';
+import { appCommand, option, parsePort, parsePositiveNumber } from '@flotilla/service-kit';
 import type { CommonOptions } from '@flotilla/service-kit';
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { APP_VERSION } from './version';
 
 export interface PilotOptions extends CommonOptions {
   /** The plaintext xDS port: proxyless gRPC clients (grpc-js-xds) cannot use TLS to the control plane. */
   xdsPort: number;
+  /** galley's MCP address (host:port). */
+  galleyAddress: string;
+  /** Push debounce: quiet time after the last change (ms), and the longest a change waits (ms). */
+  debounceAfter: number;
+  debounceMax: number;
+  /** Connections pushed at once (Istio's PILOT_PUSH_THROTTLE). */
+  maxConcurrentPushes: number;
+  /** The DNS suffix of Kubernetes service hostnames and of short names in config. */
+  domainSuffix: string;
+  /** The SPIFFE trust domain of workload identities. */
+  trustDomain: string;
+}
+
+function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number`);
+  return n;
+}
+
+function parseAddress(value: string): string {
+  if (!/^[^\s:]+:\d+$/.test(value) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(value)) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not host:port`);
+  }
+  return value;
 }
 
 export function pilotCommand(): Command {
   return appCommand('pilot', 'Flotilla pilot: service discovery and Istio config to Envoy xDS', APP_VERSION, {
     grpcPort: 15011,
     monitoringPort: 15014,
-  }).addOption(option('--xds-port <port>', 'plaintext xDS (ADS) port', 15010, parsePort));
+  })
+    .addOption(option('--xds-port <port>', 'plaintext xDS (ADS) port', 15010, parsePort))
+    .addOption(option('--galley-address <host:port>', "galley's MCP address", '127.0.0.1:9901', parseAddress))
+    .addOption(
+      option(
+        '--debounce-after <ms>',
+        'push once config has been quiet this long (PILOT_DEBOUNCE_AFTER)',
+        100,
+        parseNonNegativeInt,
+      ),
+    )
+    .addOption(
+      option(
+        '--debounce-max <ms>',
+        'push at the latest this long after the first change (PILOT_DEBOUNCE_MAX)',
+        10_000,
+        parsePositiveNumber,
+      ),
+    )
+    .addOption(
+      option(
+        '--max-concurrent-pushes <n>',
+        'connections pushed at once (PILOT_PUSH_THROTTLE)',
+        100,
+        parsePositiveNumber,
+      ),
+    )
+    .addOption(option('--domain-suffix <suffix>', 'DNS suffix of service hostnames', 'cluster.local'))
+    .addOption(option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local'));
 }

@@ -40,6 +40,50 @@ const CSR_SIGNATURES = new Map<string, string | null>([
 
 const invalid = (message: string, cause?: unknown) => new CaError('invalid-request', message, { cause });
 
+const EC_CURVES = new Map([
+  ['1.2.840.10045.3.1.7', { crv: 'P-256', size: 32 }],
+  ['1.3.132.0.34', { crv: 'P-384', size: 48 }],
+]);
+const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+
+/**
+ * The CSR's public key. For uncompressed P-256/P-384 points it is imported as JWK, which OpenSSL does about a
+ * third faster than decoding SPKI DER (it still checks the point is on the curve); the curve is then known
+ * without asking OpenSSL. Other keys go through the DER decoder and `checkKey`.
+ */
+function importKey(spki: Buffer): KeyObject {
+  try {
+    const [alg, bits] = sequence(decodeTlv(spki), 'subjectPublicKeyInfo', 2, 2);
+    const [algOid, params] = sequence(alg, 'algorithm', 1, 2);
+    if (decodeOid(algOid) === ID_EC_PUBLIC_KEY && params?.tag === Tag.OID) {
+      const curve = EC_CURVES.get(decodeOid(params));
+      const point = decodeBitStringBytes(bits);
+      if (curve && point.length === 1 + 2 * curve.size && point[0] === 0x04) {
+        return createPublicKey({
+          key: {
+            kty: 'EC',
+            crv: curve.crv,
+            x: point.subarray(1, 1 + curve.size).toString('base64url'),
+            y: point.subarray(1 + curve.size).toString('base64url'),
+          },
+          format: 'jwk',
+        });
+      }
+    }
+  } catch (err) {
+    if (err instanceof DerError) throw invalid(`CSR public key: ${err.message}`, err);
+    throw invalid(`CSR public key does not parse: ${(err as Error).message}`, err);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  } catch (err) {
+    throw invalid(`CSR public key does not parse: ${(err as Error).message}`, err);
+  }
+  checkKey(key);
+  return key;
+}
+
 /** Keys a workload certificate may carry: EC P-256/P-384, RSA 2048–8192 bits, Ed25519. */
 function checkKey(key: KeyObject): void {
   const details = key.asymmetricKeyDetails ?? {};
@@ -96,13 +140,7 @@ export function verifyCsr(der: Buffer): VerifiedCsr {
     throw err;
   }
   if (!CSR_SIGNATURES.has(algorithm)) throw invalid(`CSR signature algorithm ${algorithm} is not accepted`);
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-  } catch (err) {
-    throw invalid(`CSR public key does not parse: ${(err as Error).message}`, err);
-  }
-  checkKey(publicKey);
+  const publicKey = importKey(spki);
   const keyMatches =
     publicKey.asymmetricKeyType === 'ec'
       ? algorithm.startsWith('1.2.840.10045.4.3.')

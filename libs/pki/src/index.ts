@@ -13,6 +13,7 @@ export {
 export type { Extension, ParsedCertificate, SubjectAltNames } from './certificate';
 export { buildCrl } from './crl';
 export type { CrlOptions } from './crl';
+export { x509 } from './crypto';
 export { csrPemToDer, verifyCsr } from './csr';
 export type { VerifiedCsr } from './csr';
 export { DerError, derToPem, pemBlocks, pemToDer } from './der';

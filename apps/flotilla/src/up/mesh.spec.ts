@@ -45,6 +45,7 @@ describe('local mesh layout', () => {
     expect(byName.pilot.args).toEqual(
       expect.arrayContaining(['--xds-port', '15010', '--grpc-port', '15011']),
     );
+    expect(byName.pilot.args.join(' ')).toContain('--galley-address 10.1.2.3:9901');
     expect(byName.galley.args).toEqual(expect.arrayContaining(['--config-dir', '/mesh']));
     const citadel = byName.citadel.args;
     expect(citadel[citadel.indexOf('--state-dir') + 1]).toBe('/state/citadel');

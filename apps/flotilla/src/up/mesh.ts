@@ -85,7 +85,14 @@ export function meshComponents(settings: MeshSettings): MeshComponent[] {
     },
     {
       name: 'pilot',
-      args: [...common('pilotGrpc', 'pilotMonitoring'), '--xds-port', String(ports.pilotXds)],
+      args: [
+        ...common('pilotGrpc', 'pilotMonitoring'),
+        '--xds-port',
+        String(ports.pilotXds),
+        // Pilot follows galley over MCP on galley's gRPC port.
+        '--galley-address',
+        `${host}:${ports.galleyGrpc}`,
+      ],
       grpc: [{ port: 'pilotGrpc' }, { port: 'pilotXds' }],
       monitoringPort: 'pilotMonitoring',
     },

@@ -154,6 +154,25 @@ describe('DirectorySource', () => {
     ]);
   });
 
+  it('re-reads only the files that changed', async () => {
+    writeFileSync(join(dir, 'a.json'), JSON.stringify([{ c: 'VS', n: 'ns/a', v: 1 }]));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify([{ c: 'VS', n: 'ns/b', v: 1 }]));
+    const parsedFiles: string[] = [];
+    source = new DirectorySource({
+      dir,
+      parse: (file, text) => {
+        parsedFiles.push(file.slice(dir.length + 1));
+        return parse(file, text);
+      },
+      debounceMs: 20,
+    });
+    await source.start();
+    const next = nextSnapshot();
+    writeFileSync(join(dir, 'b.json'), JSON.stringify([{ c: 'VS', n: 'ns/b', v: 2 }]));
+    expect(served((await next)[0])).toEqual({ 'VS ns/a': 1, 'VS ns/b': 2 });
+    expect(parsedFiles).toEqual(['a.json', 'b.json', 'b.json']);
+  });
+
   it('keeps the first of two resources with one name, naming both files', async () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify([{ c: 'VS', n: 'ns/x', v: 'a' }]));
     writeFileSync(join(dir, 'b.json'), JSON.stringify([{ c: 'VS', n: 'ns/x', v: 'b' }]));

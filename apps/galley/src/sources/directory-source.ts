@@ -46,6 +46,14 @@ export class DirectorySource<T> extends EventEmitter {
   private reloadQueued = false;
   /** The resources each file contributed last time it was read successfully. */
   private readonly goodByFile = new Map<string, ServedResource<T>[]>();
+  /**
+   * What each file gave the last time it was read, with the stat it was read at: a file whose stat is unchanged
+   * is not read again, so a change costs the changed files, not the whole folder.
+   */
+  private readonly readCache = new Map<
+    string,
+    { stamp: string; good: ServedResource<T>[]; rejections: Rejection[] }
+  >();
   private current: Snapshot<T> = { generation: 0, collections: new Map(), rejections: [] };
 
   constructor(private readonly options: DirectorySourceOptions<T>) {
@@ -106,35 +114,21 @@ export class DirectorySource<T> extends EventEmitter {
     const seen = new Set(files);
     for (const file of [...this.goodByFile.keys()]) if (!seen.has(file)) this.goodByFile.delete(file);
 
+    for (const file of [...this.readCache.keys()]) if (!seen.has(file)) this.readCache.delete(file);
+
     for (const file of files) {
       const shown = relative(this.options.dir, file) || file;
-      const parsed = await this.readAndParse(file);
-      if (parsed.fileError !== undefined) {
-        const kept = this.goodByFile.get(file) ?? [];
-        rejections.push({ origin: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
-        for (const r of kept) add(next, r, rejections, shown, this.options.dir);
+      const stamp = await statStamp(file);
+      const cached = this.readCache.get(file);
+      if (cached && stamp !== undefined && cached.stamp === stamp) {
+        rejections.push(...cached.rejections);
+        for (const r of cached.good) add(next, r, rejections, shown, this.options.dir);
         continue;
       }
-      const good: ServedResource<T>[] = [];
-      for (const r of parsed.resources) {
-        if (r.errors.length === 0) {
-          good.push({
-            collection: r.collection,
-            name: r.name,
-            value: r.value,
-            origin: file,
-            version: versionOf(r.value),
-          });
-          continue;
-        }
-        const last = previous.get(r.collection)?.get(r.name);
-        const keptLastGood = last !== undefined && last.origin === file;
-        for (const message of r.errors) {
-          rejections.push({ origin: shown, collection: r.collection, name: r.name, message, keptLastGood });
-        }
-        if (keptLastGood) good.push(last);
-      }
-      this.goodByFile.set(file, good);
+      const fileRejections: Rejection[] = [];
+      const good = this.readFile(file, shown, await this.readAndParse(file), previous, fileRejections);
+      if (stamp !== undefined) this.readCache.set(file, { stamp, good, rejections: fileRejections });
+      rejections.push(...fileRejections);
       for (const r of good) add(next, r, rejections, shown, this.options.dir);
     }
 
@@ -147,6 +141,42 @@ export class DirectorySource<T> extends EventEmitter {
       rejections,
     };
     if (changed.size > 0 || rejectionsChanged) this.emit('snapshot', this.current, changed);
+  }
+
+  /** The resources of one freshly read file that serve, recording what it refuses in `rejections`. */
+  private readFile(
+    file: string,
+    shown: string,
+    parsed: ParsedFile<T>,
+    previous: Snapshot<T>['collections'],
+    rejections: Rejection[],
+  ): ServedResource<T>[] {
+    if (parsed.fileError !== undefined) {
+      const kept = this.goodByFile.get(file) ?? [];
+      rejections.push({ origin: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
+      return kept;
+    }
+    const good: ServedResource<T>[] = [];
+    for (const r of parsed.resources) {
+      if (r.errors.length === 0) {
+        good.push({
+          collection: r.collection,
+          name: r.name,
+          value: r.value,
+          origin: file,
+          version: versionOf(r.value),
+        });
+        continue;
+      }
+      const last = previous.get(r.collection)?.get(r.name);
+      const keptLastGood = last !== undefined && last.origin === file;
+      for (const message of r.errors) {
+        rejections.push({ origin: shown, collection: r.collection, name: r.name, message, keptLastGood });
+      }
+      if (keptLastGood) good.push(last);
+    }
+    this.goodByFile.set(file, good);
+    return good;
   }
 
   private async readAndParse(file: string): Promise<ParsedFile<T>> {
@@ -199,6 +229,16 @@ function add<T>(
     return;
   }
   byName.set(r.name, r);
+}
+
+/** Identifies a file's content cheaply: it changes whenever the file is rewritten. Undefined if it is gone. */
+async function statStamp(file: string): Promise<string | undefined> {
+  try {
+    const info = await stat(file);
+    return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
 }
 
 async function listConfigFiles(dir: string): Promise<string[]> {

@@ -1,0 +1,7 @@
+// Pilot's xDS generators and the model they read; exported for the benchmark (bench/src/pilot.bench.ts).
+export { GrpcGenerator } from './grpc-generator';
+export { PushContext, proxyOf, clusterName, hostPort, SERVER_LISTENER_PREFIX } from './model';
+export type { Proxy } from './model';
+export type { ConfigGenerator, GenerateRequest } from './types';
+export { ConfigStore } from '../config-store';
+export type { ConfigEntry, ConfigKind } from '../config-store';

@@ -1,0 +1,192 @@
+// Citadel's issuance path: turning a CSR into a signed SPIFFE workload certificate.
+//  1. On one core, in process: raw crypto.sign (the baseline), raw verify+sign (the floor for CSR → certificate),
+//     Flotilla's fast path (native CSR check, DER template, native signing) and the naive path (@peculiar/x509
+//     parse, verify and build per certificate), all measured in this run.
+//  2. Over gRPC: CreateCertificate at a fixed offered rate against a real citadel process, reporting latency
+//     percentiles. Run with `npx nx run bench:citadel`.
+import { spawn } from 'node:child_process';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  CertificateAuthority,
+  csrPemToDer,
+  loadOrCreateRoot,
+  loadOrCreateTokenKey,
+  selfSignedMaterial,
+  signLocalToken,
+  x509,
+} from '@flotilla/pki';
+import { ca as caProto } from '@flotilla/proto';
+import { freePorts, opensslCsr, tempDir, waitFor } from '@flotilla/testing';
+import { bench, formatResults } from './harness';
+
+const TD = 'cluster.local';
+const ID = `spiffe://${TD}/ns/default/sa/bench`;
+const HOUR = 3600_000;
+
+async function inProcess(): Promise<void> {
+  const dir = tempDir('flotilla-bench-citadel-');
+  const material = await selfSignedMaterial(dir, TD);
+  const ca = new CertificateAuthority(material, { trustDomain: TD, defaultTtlMs: 24 * HOUR, maxTtlMs: 24 * HOUR });
+  const csrPem = opensslCsr(dir, 'bench', { uris: [ID] });
+  const csrDer = csrPemToDer(csrPem);
+
+  // Inputs of the same size as a real TBSCertificate, for the raw baselines.
+  const caKey = createPrivateKey(readFileSync(join(dir, 'root-key.pem'), 'utf8'));
+  const workload = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const tbs = randomBytes(ca.issueWorkloadSync(csrDer, ID, 0).der.length - 80);
+  const csrSignature = sign('sha256', tbs, workload.privateKey);
+
+  // Each case's result is checked before timing, so a broken path cannot look fast.
+  const issued = new X509Certificate(ca.issueWorkloadSync(csrDer, ID, 0).der);
+  if (!issued.verify(new X509Certificate(ca.roots[0].der).publicKey) || issued.subjectAltName !== `URI:${ID}`) {
+    throw new Error('the fast path produced a certificate that does not verify');
+  }
+
+  const results = bench(
+    { name: 'raw crypto.sign (P-256)', run: () => sign('sha256', tbs, caKey) },
+    [
+      {
+        name: 'raw crypto.verify + crypto.sign',
+        run: () => verify('sha256', tbs, workload.publicKey, csrSignature) && sign('sha256', tbs, caKey),
+      },
+      { name: 'fast path: CSR → certificate', run: () => ca.issueWorkloadSync(csrDer, ID, 0) },
+    ],
+    { rounds: 5, msPerRound: 400 },
+  );
+
+  // The naive path is asynchronous (WebCrypto), so it is timed by its own loop, in the same run.
+  const root = await loadOrCreateRoot(dir, TD);
+  const naive = async () => {
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    if (!(await csr.verify())) throw new Error('CSR does not verify');
+    return x509.X509CertificateGenerator.create({
+      serialNumber: randomBytes(16).toString('hex').replace(/^./, '4'),
+      issuer: root.certificate.subject,
+      subject: '',
+      notBefore: new Date(Date.now() - 120_000),
+      notAfter: new Date(Date.now() + 24 * HOUR),
+      publicKey: csr.publicKey,
+      signingKey: root.privateKey,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ID }], true),
+      ],
+    });
+  };
+  const sample = new X509Certificate(Buffer.from((await naive()).rawData));
+  if (!sample.verify(new X509Certificate(ca.roots[0].der).publicKey)) throw new Error('the naive path is broken');
+  for (let i = 0; i < 50; i++) await naive();
+  const start = process.hrtime.bigint();
+  let n = 0;
+  while (process.hrtime.bigint() - start < 2_000_000_000n) {
+    await naive();
+    n++;
+  }
+  const naiveRate = (n * 1e9) / Number(process.hrtime.bigint() - start);
+  results.push({ name: 'naive @peculiar/x509 path', opsPerSecond: naiveRate, ratio: naiveRate / results[0].opsPerSecond });
+
+  console.log(formatResults('Citadel issuance, one core, in process (P-256 CA and workload keys)', results));
+  const fast = results.find((r) => r.name.startsWith('fast path'))!;
+  console.log(
+    `  fast path vs naive: ${(fast.opsPerSecond / naiveRate).toFixed(1)}×; ` +
+      `fast path vs raw verify+sign: ${(fast.opsPerSecond / results[1].opsPerSecond).toFixed(2)}×`,
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function overGrpc(rate: number, seconds: number): Promise<void> {
+  const dir = tempDir('flotilla-bench-citadel-grpc-');
+  const [grpcPort, monitoringPort] = await freePorts(2);
+  const token = signLocalToken(loadOrCreateTokenKey(dir), { namespace: 'default', serviceAccount: 'bench' });
+  const child = spawn(
+    process.execPath,
+    [
+      // e.g. CITADEL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server
+      ...(process.env.CITADEL_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(__dirname, '..', '..', 'apps', 'citadel', 'dist', 'main.js'),
+      '--state-dir',
+      dir,
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(grpcPort),
+      '--monitoring-port',
+      String(monitoringPort),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OTEL_SDK_DISABLED: 'true' } },
+  );
+  try {
+    await waitFor('citadel to be ready', async () => (await fetch(`http://127.0.0.1:${monitoringPort}/ready`).catch(() => undefined))?.ok, 30_000);
+    const client = new caProto.IstioCertificateServiceClient(
+      `127.0.0.1:${grpcPort}`,
+      grpc.credentials.createSsl(readFileSync(join(dir, 'trust-bundle.pem'))),
+      { 'grpc.ssl_target_name_override': 'localhost' },
+    );
+    const csr = opensslCsr(dir, 'bench', { uris: [ID] });
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    const call = () =>
+      new Promise<number>((resolve, reject) => {
+        const t0 = process.hrtime.bigint();
+        client.createCertificate({ csr, validityDuration: 0, metadata: {} }, metadata, (err) =>
+          err ? reject(err) : resolve(Number(process.hrtime.bigint() - t0) / 1e6),
+        );
+      });
+    for (let i = 0; i < 200; i++) await call(); // warm-up (TLS session, JIT)
+    // Open loop: requests are sent on schedule whether or not earlier ones have answered.
+    const total = rate * seconds;
+    const latencies: Promise<number>[] = [];
+    const start = Date.now();
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      latencies.push(call());
+    }
+    const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
+    const elapsed = (Date.now() - start) / 1000;
+    client.close();
+    // Citadel's own histogram: time from the call reaching the handler to the answer (no client queueing).
+    const metrics = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
+    const bucket = (le: string) => {
+      const prefix = `flotilla_citadel_csr_duration_seconds_bucket{le="${le}"} `;
+      return Number(metrics.split('\n').find((l) => l.startsWith(prefix))?.slice(prefix.length) ?? NaN);
+    };
+    const served = bucket('+Inf');
+    console.log(
+      `\nCreateCertificate over gRPC+TLS to a citadel process, offered ${rate}/s for ${seconds}s ` +
+        `(${Math.round(total / elapsed)}/s achieved):\n` +
+        `  p50 ${percentile(sorted, 50).toFixed(2)} ms  p90 ${percentile(sorted, 90).toFixed(2)} ms  ` +
+        `p99 ${percentile(sorted, 99).toFixed(2)} ms  max ${sorted[sorted.length - 1].toFixed(2)} ms (client-side)\n` +
+        `  server-side (citadel's histogram, ${served} calls incl. warm-up): ` +
+        `${((100 * bucket('0.002')) / served).toFixed(1)}% ≤ 2 ms, ${((100 * bucket('0.01')) / served).toFixed(2)}% ≤ 10 ms`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  await inProcess();
+  const rates = (process.env.CITADEL_BENCH_RATES ?? '300,1000').split(',').map(Number);
+  for (const rate of rates) await overGrpc(rate, Number(process.env.CITADEL_BENCH_SECONDS ?? 5));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
