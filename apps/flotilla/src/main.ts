@@ -6,6 +6,7 @@ import { caCommand } from './commands/ca';
 import { proxyConfigCommand, proxyStatusCommand } from './commands/pilot-debug';
 import { tokenCommand } from './commands/token';
 import { validateCommand } from './commands/validate';
+import { crdsCommand } from './commands/crds';
 import { WORKSPACE_ROOT } from './paths';
 import { DEFAULT_PORTS, portOptionOf } from './up/mesh';
 import type { MeshPorts } from './up/mesh';
@@ -76,6 +77,7 @@ export function program(): Command {
     .addCommand(upCommand())
     .addCommand(validateCommand())
     .addCommand(analyzeCommand())
+    .addCommand(crdsCommand())
     .addCommand(tokenCommand())
     .addCommand(caCommand())
     .addCommand(proxyStatusCommand())
