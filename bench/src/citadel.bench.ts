@@ -5,7 +5,14 @@
 //  2. Over gRPC: CreateCertificate at a fixed offered rate against a real citadel process, reporting latency
 //     percentiles. Run with `npx nx run bench:citadel`.
 import { spawn } from 'node:child_process';
-import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import {
+  X509Certificate,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  verify,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -29,7 +36,11 @@ const HOUR = 3600_000;
 async function inProcess(): Promise<void> {
   const dir = tempDir('flotilla-bench-citadel-');
   const material = await selfSignedMaterial(dir, TD);
-  const ca = new CertificateAuthority(material, { trustDomain: TD, defaultTtlMs: 24 * HOUR, maxTtlMs: 24 * HOUR });
+  const ca = new CertificateAuthority(material, {
+    trustDomain: TD,
+    defaultTtlMs: 24 * HOUR,
+    maxTtlMs: 24 * HOUR,
+  });
   const csrPem = opensslCsr(dir, 'bench', { uris: [ID] });
   const csrDer = csrPemToDer(csrPem);
 
@@ -41,7 +52,10 @@ async function inProcess(): Promise<void> {
 
   // Each case's result is checked before timing, so a broken path cannot look fast.
   const issued = new X509Certificate(ca.issueWorkloadSync(csrDer, ID, 0).der);
-  if (!issued.verify(new X509Certificate(ca.roots[0].der).publicKey) || issued.subjectAltName !== `URI:${ID}`) {
+  if (
+    !issued.verify(new X509Certificate(ca.roots[0].der).publicKey) ||
+    issued.subjectAltName !== `URI:${ID}`
+  ) {
     throw new Error('the fast path produced a certificate that does not verify');
   }
 
@@ -73,14 +87,21 @@ async function inProcess(): Promise<void> {
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+          true,
+        ),
+        new x509.ExtendedKeyUsageExtension([
+          x509.ExtendedKeyUsage.serverAuth,
+          x509.ExtendedKeyUsage.clientAuth,
+        ]),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: ID }], true),
       ],
     });
   };
   const sample = new X509Certificate(Buffer.from((await naive()).rawData));
-  if (!sample.verify(new X509Certificate(ca.roots[0].der).publicKey)) throw new Error('the naive path is broken');
+  if (!sample.verify(new X509Certificate(ca.roots[0].der).publicKey))
+    throw new Error('the naive path is broken');
   for (let i = 0; i < 50; i++) await naive();
   const start = process.hrtime.bigint();
   let n = 0;
@@ -89,7 +110,11 @@ async function inProcess(): Promise<void> {
     n++;
   }
   const naiveRate = (n * 1e9) / Number(process.hrtime.bigint() - start);
-  results.push({ name: 'naive @peculiar/x509 path', opsPerSecond: naiveRate, ratio: naiveRate / results[0].opsPerSecond });
+  results.push({
+    name: 'naive @peculiar/x509 path',
+    opsPerSecond: naiveRate,
+    ratio: naiveRate / results[0].opsPerSecond,
+  });
 
   console.log(formatResults('Citadel issuance, one core, in process (P-256 CA and workload keys)', results));
   const fast = results.find((r) => r.name.startsWith('fast path'))!;
@@ -127,7 +152,11 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OTEL_SDK_DISABLED: 'true' } },
   );
   try {
-    await waitFor('citadel to be ready', async () => (await fetch(`http://127.0.0.1:${monitoringPort}/ready`).catch(() => undefined))?.ok, 30_000);
+    await waitFor(
+      'citadel to be ready',
+      async () => (await fetch(`http://127.0.0.1:${monitoringPort}/ready`).catch(() => undefined))?.ok,
+      30_000,
+    );
     const client = new caProto.IstioCertificateServiceClient(
       `127.0.0.1:${grpcPort}`,
       grpc.credentials.createSsl(readFileSync(join(dir, 'trust-bundle.pem'))),
@@ -161,7 +190,12 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
     const metrics = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
     const bucket = (le: string) => {
       const prefix = `flotilla_citadel_csr_duration_seconds_bucket{le="${le}"} `;
-      return Number(metrics.split('\n').find((l) => l.startsWith(prefix))?.slice(prefix.length) ?? NaN);
+      return Number(
+        metrics
+          .split('\n')
+          .find((l) => l.startsWith(prefix))
+          ?.slice(prefix.length) ?? NaN,
+      );
     };
     const served = bucket('+Inf');
     console.log(

@@ -78,10 +78,10 @@ describe.each(APPS)('%s', (app) => {
     const problems = new Problems();
     const env = environmentOf(compose.services[app]);
     problems.expectEqual(at(app), 'environment.FLOTILLA_HOST', env.FLOTILLA_HOST, '0.0.0.0');
-    for (const port of fact.ports) {
+    for (const port of fact.ports.filter((p) => !p.kubernetesOnly)) {
       problems.expectEqual(at(app), `environment.${port.env}`, env[port.env], String(port.defaultPort));
     }
-    for (const mount of fact.mounts) {
+    for (const mount of fact.mounts.filter((m) => !m.kubernetesOnly)) {
       problems.expectEqual(at(app), `environment.${mount.env}`, env[mount.env], mount.path);
     }
     if (!/^\d+$/.test(env.FLOTILLA_SHUTDOWN_TIMEOUT ?? '')) {
@@ -100,7 +100,10 @@ describe.each(APPS)('%s', (app) => {
     const service = compose.services[app];
     const env = environmentOf(service);
     const args = commandOf(service);
-    const expected = fact.ports.map((p) => effectivePort(p, args, env).port).sort((a, b) => a - b);
+    const expected = fact.ports
+      .filter((p) => !p.kubernetesOnly)
+      .map((p) => effectivePort(p, args, env).port)
+      .sort((a, b) => a - b);
     const ports = publishedPorts(service);
     ports.forEach((p, i) => {
       problems.expectEqual(at(app), `ports[${i}] host address`, p.hostIp, '127.0.0.1');

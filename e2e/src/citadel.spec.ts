@@ -63,7 +63,9 @@ describe('citadel in the local mesh (flotilla up)', () => {
     const chain = await createCertificate(e, opensslCsr(dir, 'alice', { uris: [ALICE] }), token);
     expect(chain.length).toBeGreaterThanOrEqual(2);
     const leaf = writeTemp(dir, 'alice.pem', chain[0]);
-    expect(openssl(['verify', '-x509_strict', '-CAfile', e.citadel.rootCert, leaf]).trim()).toBe(`${leaf}: OK`);
+    expect(openssl(['verify', '-x509_strict', '-CAfile', e.citadel.rootCert, leaf]).trim()).toBe(
+      `${leaf}: OK`,
+    );
     expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
     expect(new X509Certificate(chain.at(-1)!).fingerprint256).toBe(
       new X509Certificate(readFileSync(e.citadel.rootCert)).fingerprint256,
@@ -72,10 +74,14 @@ describe('citadel in the local mesh (flotilla up)', () => {
 
   it('refuses a CSR for another identity, and a call without a token', async () => {
     const token = flotillaToken(mesh.stateDir, 'default', 'alice');
-    const denied = await createCertificate(e, opensslCsr(dir, 'bob', { uris: [BOB] }), token).catch((err) => err);
+    const denied = await createCertificate(e, opensslCsr(dir, 'bob', { uris: [BOB] }), token).catch(
+      (err) => err,
+    );
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(denied.details).toMatch(/asks for spiffe:\/\/cluster\.local\/ns\/shop\/sa\/bob/);
-    const anonymous = await createCertificate(e, opensslCsr(dir, 'alice', { uris: [ALICE] })).catch((err) => err);
+    const anonymous = await createCertificate(e, opensslCsr(dir, 'alice', { uris: [ALICE] })).catch(
+      (err) => err,
+    );
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
@@ -142,14 +148,36 @@ describe('citadel in the local mesh (flotilla up)', () => {
       new Promise<string>((resolve) =>
         execFile(
           'openssl',
-          ['ocsp', '-timeout', '10', '-url', ocspUrl, '-issuer', e.citadel.rootCert, '-cert', leaf, '-CAfile', e.citadel.rootCert],
+          [
+            'ocsp',
+            '-timeout',
+            '10',
+            '-url',
+            ocspUrl,
+            '-issuer',
+            e.citadel.rootCert,
+            '-cert',
+            leaf,
+            '-CAfile',
+            e.citadel.rootCert,
+          ],
           (_err, stdout, stderr) => resolve(stdout + stderr),
         ),
       );
     expect(await ocsp()).toContain(`${leaf}: good`);
     const out = execFileSync(
       process.execPath,
-      [FLOTILLA_BIN, 'ca', 'revoke', '--state', mesh.stateDir, '--serial', serial, '--reason', 'keyCompromise'],
+      [
+        FLOTILLA_BIN,
+        'ca',
+        'revoke',
+        '--state',
+        mesh.stateDir,
+        '--serial',
+        serial,
+        '--reason',
+        'keyCompromise',
+      ],
       { encoding: 'utf8' },
     );
     expect(out).toMatch(/^revoked /);

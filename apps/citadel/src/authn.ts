@@ -49,7 +49,10 @@ export function bearerTokenOf(authorization: string | undefined): string | undef
  * Tries each applicable authenticator in order; the first to succeed names the caller. No applicable one, or
  * all failing, is UNAUTHENTICATED with the reasons (UNAVAILABLE when one could not check at all).
  */
-export async function authenticate(authenticators: readonly Authenticator[], credentials: Credentials): Promise<Caller> {
+export async function authenticate(
+  authenticators: readonly Authenticator[],
+  credentials: Credentials,
+): Promise<Caller> {
   const failures: CaError[] = [];
   for (const a of authenticators) {
     if (!a.applies(credentials)) continue;
@@ -92,7 +95,8 @@ export class ClientCertificateAuthenticator implements Authenticator {
       .split(', ')
       .filter((n) => n.startsWith('URI:'))
       .map((n) => n.slice(4));
-    if (uris.length !== 1) throw new CaError('unauthenticated', `the certificate has ${uris.length} URI SANs, not one SPIFFE ID`);
+    if (uris.length !== 1)
+      throw new CaError('unauthenticated', `the certificate has ${uris.length} URI SANs, not one SPIFFE ID`);
     try {
       const id = parseWorkloadSpiffeId(uris[0]);
       if (id.trustDomain !== this.trustDomain) {
@@ -103,7 +107,8 @@ export class ClientCertificateAuthenticator implements Authenticator {
       throw err;
     }
     const serial = peerCertificate!.serialNumber;
-    if (this.revocations?.get(serial)) throw new CaError('unauthenticated', `certificate ${serial.toLowerCase()} is revoked`);
+    if (this.revocations?.get(serial))
+      throw new CaError('unauthenticated', `certificate ${serial.toLowerCase()} is revoked`);
     return uris[0];
   }
 }
@@ -129,7 +134,8 @@ export class LocalTokenAuthenticator implements Authenticator {
       const sa = verifyLocalToken(this.key, bearerToken!, { audience: ISTIO_CA_AUDIENCE });
       return spiffeIdOf({ trustDomain: this.trustDomain, ...sa });
     } catch (err) {
-      if (err instanceof LocalTokenError || err instanceof SpiffeIdError) throw new CaError('unauthenticated', err.message);
+      if (err instanceof LocalTokenError || err instanceof SpiffeIdError)
+        throw new CaError('unauthenticated', err.message);
       throw err;
     }
   }
@@ -177,7 +183,10 @@ export class KubernetesTokenAuthenticator implements Authenticator {
   async authenticate({ bearerToken }: Credentials): Promise<string> {
     const review = await this.review(bearerToken!);
     if (!review.authenticated) {
-      throw new CaError('unauthenticated', `the token was not authenticated by TokenReview${review.error ? `: ${review.error}` : ''}`);
+      throw new CaError(
+        'unauthenticated',
+        `the token was not authenticated by TokenReview${review.error ? `: ${review.error}` : ''}`,
+      );
     }
     if (review.audiences && !review.audiences.includes(this.audience)) {
       throw new CaError('unauthenticated', `the token is not for audience ${this.audience}`);
@@ -208,28 +217,42 @@ export class KubernetesTokenAuthenticator implements Authenticator {
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, { method: 'POST', headers, ca: this.ca, timeout: this.config.timeoutMs ?? 5000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const code = res.statusCode ?? 0;
-          if (code >= 500) return reject(new CaError('unavailable', `TokenReview failed: HTTP ${code} from ${url.origin}`));
-          if (code < 200 || code >= 300) {
-            return reject(
-              new CaError('internal', `the Kubernetes API refused citadel's TokenReview (HTTP ${code}): ${text.slice(0, 200)}`),
-            );
-          }
-          try {
-            resolve((JSON.parse(text) as { status?: TokenReviewStatus }).status ?? {});
-          } catch {
-            reject(new CaError('unavailable', 'TokenReview answer is not JSON'));
-          }
-        });
-        res.on('error', (err) => reject(new CaError('unavailable', `TokenReview failed: ${err.message}`)));
-      });
+      const req = send(
+        url,
+        { method: 'POST', headers, ca: this.ca, timeout: this.config.timeoutMs ?? 5000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            if (code >= 500)
+              return reject(
+                new CaError('unavailable', `TokenReview failed: HTTP ${code} from ${url.origin}`),
+              );
+            if (code < 200 || code >= 300) {
+              return reject(
+                new CaError(
+                  'internal',
+                  `the Kubernetes API refused citadel's TokenReview (HTTP ${code}): ${text.slice(0, 200)}`,
+                ),
+              );
+            }
+            try {
+              resolve((JSON.parse(text) as { status?: TokenReviewStatus }).status ?? {});
+            } catch {
+              reject(new CaError('unavailable', 'TokenReview answer is not JSON'));
+            }
+          });
+          res.on('error', (err) => reject(new CaError('unavailable', `TokenReview failed: ${err.message}`)));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => reject(new CaError('unavailable', `cannot reach the Kubernetes API at ${url.origin}: ${err.message}`)));
+      req.on('error', (err) =>
+        reject(
+          new CaError('unavailable', `cannot reach the Kubernetes API at ${url.origin}: ${err.message}`),
+        ),
+      );
       req.end(body);
     });
   }

@@ -1,7 +1,7 @@
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { CaError, csrPemToDer } from '@flotilla/pki';
 import type { CertificateAuthority } from '@flotilla/pki';
-import { ca as caProto } from '@flotilla/proto';
+import type { ca as caProto } from '@flotilla/proto';
 import type { Logger } from '@flotilla/service-kit';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -50,7 +50,11 @@ export function certificateService(deps: CertificateServiceDeps): caProto.IstioC
   ): Promise<caProto.IstioCertificateResponse> {
     const caller = await authenticate(authenticators, credentials);
     if (!request.csr) throw new CaError('invalid-request', 'the request has no csr');
-    const issued = await ca.issueWorkload(csrPemToDer(request.csr), caller.identity, Number(request.validityDuration));
+    const issued = await ca.issueWorkload(
+      csrPemToDer(request.csr),
+      caller.identity,
+      Number(request.validityDuration),
+    );
     logger.debug(
       { identity: caller.identity, by: caller.by, serial: issued.serial, notAfter: issued.notAfter },
       'issued a workload certificate',
@@ -75,7 +79,10 @@ export function certificateService(deps: CertificateServiceDeps): caProto.IstioC
           const error = toServiceError(err);
           requests.inc({ code: err instanceof CaError ? err.kind : 'internal' });
           if (err instanceof CaError) {
-            logger.info({ code: STATUS_OF[err.kind], reason: err.message, peer: call.getPeer() }, 'certificate request refused');
+            logger.info(
+              { code: STATUS_OF[err.kind], reason: err.message, peer: call.getPeer() },
+              'certificate request refused',
+            );
           } else {
             logger.error({ err }, 'certificate request failed');
           }

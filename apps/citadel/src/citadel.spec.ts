@@ -41,13 +41,32 @@ async function startCitadel(args: string[] = []): Promise<Running> {
   const stateDir = tempDir('flotilla-citadel-');
   const options = citadelCommand()
     .exitOverride()
-    .parse(['node', 'citadel', '--state-dir', stateDir, '--host', '127.0.0.1', '--grpc-port', '0', '--monitoring-port', '0', '--log-level', 'silent', ...args])
+    .parse([
+      'node',
+      'citadel',
+      '--state-dir',
+      stateDir,
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      '0',
+      '--monitoring-port',
+      '0',
+      '--log-level',
+      'silent',
+      ...args,
+    ])
     .opts() as CitadelOptions;
   const citadel = await buildCitadel(options);
   const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
   app.grpc.addService(
     caProto.IstioCertificateServiceService,
-    certificateService({ ca: citadel.ca, authenticators: citadel.authenticators, logger: app.logger, metrics: app.metrics }),
+    certificateService({
+      ca: citadel.ca,
+      authenticators: citadel.authenticators,
+      logger: app.logger,
+      metrics: app.metrics,
+    }),
   );
   addRevocationRoutes(app.monitoring, citadel.ca, citadel.revocations, app.logger);
   await app.component.start();
@@ -119,7 +138,9 @@ describe('citadel CreateCertificate over TLS', () => {
       token: localToken(running, 'default', 'alice'),
     });
     expect(chain).toHaveLength(2);
-    expect(chain[1].trim()).toBe(readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8').trim());
+    expect(chain[1].trim()).toBe(
+      readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8').trim(),
+    );
     const leaf = writeTemp(dir, 'alice.pem', chain[0]);
     expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(`${leaf}: OK`);
     expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
@@ -139,14 +160,24 @@ describe('citadel CreateCertificate over TLS', () => {
       serviceAccount: 'alice',
     });
     const csr = opensslCsr(dir, 'alice', { uris: [ALICE] });
-    await expectStatus(createCertificate(running, csr, { token: forged }), grpc.status.UNAUTHENTICATED, /local token: the token signature does not verify/);
+    await expectStatus(
+      createCertificate(running, csr, { token: forged }),
+      grpc.status.UNAUTHENTICATED,
+      /local token: the token signature does not verify/,
+    );
     // Not a local token, and no TokenReview configured: nothing can check it.
-    await expectStatus(createCertificate(running, csr, { token: 'opaque' }), grpc.status.UNAUTHENTICATED, /no credential/);
+    await expectStatus(
+      createCertificate(running, csr, { token: 'opaque' }),
+      grpc.status.UNAUTHENTICATED,
+      /no credential/,
+    );
   });
 
   it('refuses a CSR for another identity as PERMISSION_DENIED, naming both', async () => {
     await expectStatus(
-      createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), { token: localToken(running, 'default', 'alice') }),
+      createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), {
+        token: localToken(running, 'default', 'alice'),
+      }),
       grpc.status.PERMISSION_DENIED,
       /the CSR asks for spiffe:\/\/cluster\.local\/ns\/shop\/sa\/bob but the caller is authenticated as spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice/,
     );
@@ -154,15 +185,26 @@ describe('citadel CreateCertificate over TLS', () => {
 
   it('refuses garbage CSRs and over-long TTLs as INVALID_ARGUMENT, and keeps serving', async () => {
     const token = localToken(running, 'default', 'alice');
-    await expectStatus(createCertificate(running, 'not a csr', { token }), grpc.status.INVALID_ARGUMENT, /no PEM CERTIFICATE REQUEST/);
+    await expectStatus(
+      createCertificate(running, 'not a csr', { token }),
+      grpc.status.INVALID_ARGUMENT,
+      /no PEM CERTIFICATE REQUEST/,
+    );
     const garbage = `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from('garbage').toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
-    await expectStatus(createCertificate(running, garbage, { token }), grpc.status.INVALID_ARGUMENT, /malformed CSR/);
+    await expectStatus(
+      createCertificate(running, garbage, { token }),
+      grpc.status.INVALID_ARGUMENT,
+      /malformed CSR/,
+    );
     await expectStatus(
       createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token, ttl: 91 * 86400 }),
       grpc.status.INVALID_ARGUMENT,
       /greater than the maximum allowed TTL 90d/,
     );
-    const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token, ttl: 600 });
+    const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+      token,
+      ttl: 600,
+    });
     const leaf = new X509Certificate(chain[0]);
     expect(new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()).toBe((600 + 120) * 1000);
   });
@@ -171,7 +213,9 @@ describe('citadel CreateCertificate over TLS', () => {
     const csr = opensslCsr(dir, 'renew', { uris: [ALICE] });
     const [cert] = await createCertificate(running, csr, { token: localToken(running, 'default', 'alice') });
     const clientCert = { cert, key: openssl(['pkey', '-in', join(dir, 'renew.key')]) };
-    const renewed = await createCertificate(running, opensslCsr(dir, 'renewed', { uris: [ALICE] }), { clientCert });
+    const renewed = await createCertificate(running, opensslCsr(dir, 'renewed', { uris: [ALICE] }), {
+      clientCert,
+    });
     expect(new X509Certificate(renewed[0]).subjectAltName).toBe(`URI:${ALICE}`);
     await expectStatus(
       createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), { clientCert }),
@@ -195,7 +239,11 @@ describe('citadel CreateCertificate over TLS', () => {
         token: localToken(other, 'default', 'alice'),
       });
       const clientCert = { cert, key: openssl(['pkey', '-in', join(dir, 'stranger.key')]) };
-      await expectStatus(createCertificate(running, opensslCsr(dir, 'x', { uris: [ALICE] }), { clientCert }), grpc.status.UNAUTHENTICATED, /no credential/);
+      await expectStatus(
+        createCertificate(running, opensslCsr(dir, 'x', { uris: [ALICE] }), { clientCert }),
+        grpc.status.UNAUTHENTICATED,
+        /no credential/,
+      );
     } finally {
       await other.app.component.stop(1000);
     }
@@ -209,7 +257,14 @@ describe('citadel with Kubernetes TokenReview (against the TokenReview double)',
   beforeAll(async () => {
     kube = await KubeTokenReviewDouble.start();
     const tokenFile = writeTemp(dir, 'citadel-token', kube.issueReviewerToken());
-    running = await startCitadel(['--kube-api-server', kube.url, '--kube-token-file', tokenFile, '--local-tokens', 'false']);
+    running = await startCitadel([
+      '--kube-api-server',
+      kube.url,
+      '--kube-token-file',
+      tokenFile,
+      '--local-tokens',
+      'false',
+    ]);
   });
   afterAll(async () => {
     await running.app.component.stop(1000);
@@ -230,15 +285,28 @@ describe('citadel with Kubernetes TokenReview (against the TokenReview double)',
       grpc.status.UNAUTHENTICATED,
       /Kubernetes token: the token was not authenticated by TokenReview: .*token audiences .* is invalid for the target audiences \["istio-ca"\]/,
     );
-    await expectStatus(createCertificate(running, csr, { token: 'double.unknown' }), grpc.status.UNAUTHENTICATED, /invalid bearer token/);
-    const local = signLocalToken(loadOrCreateTokenKey(tempDir()), { namespace: 'default', serviceAccount: 'alice' });
-    await expectStatus(createCertificate(running, csr, { token: local }), grpc.status.UNAUTHENTICATED, /no credential/);
+    await expectStatus(
+      createCertificate(running, csr, { token: 'double.unknown' }),
+      grpc.status.UNAUTHENTICATED,
+      /invalid bearer token/,
+    );
+    const local = signLocalToken(loadOrCreateTokenKey(tempDir()), {
+      namespace: 'default',
+      serviceAccount: 'alice',
+    });
+    await expectStatus(
+      createCertificate(running, csr, { token: local }),
+      grpc.status.UNAUTHENTICATED,
+      /no credential/,
+    );
   });
 
   it('answers UNAVAILABLE while the API server fails, so agents retry', async () => {
     kube.failures = { status: 503, count: 1 };
     await expectStatus(
-      createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), { token: kube.issueToken('default', 'alice', ['istio-ca']) }),
+      createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: kube.issueToken('default', 'alice', ['istio-ca']),
+      }),
       grpc.status.UNAVAILABLE,
       /TokenReview failed: HTTP 503/,
     );
@@ -265,7 +333,19 @@ describe('citadel revocation endpoints', () => {
     new Promise<{ stdout: string; stderr: string }>((resolve) =>
       execFile(
         'openssl',
-        ['ocsp', '-timeout', '10', '-url', `${running.http}/ca/ocsp`, '-issuer', running.rootPath, '-cert', leaf, '-CAfile', running.rootPath],
+        [
+          'ocsp',
+          '-timeout',
+          '10',
+          '-url',
+          `${running.http}/ca/ocsp`,
+          '-issuer',
+          running.rootPath,
+          '-cert',
+          leaf,
+          '-CAfile',
+          running.rootPath,
+        ],
         (_err, stdout, stderr) => resolve({ stdout, stderr }),
       ),
     );
@@ -290,14 +370,32 @@ describe('citadel revocation endpoints', () => {
     const crlText = await waitFor('the CRL to list the serial', async () => {
       const der = Buffer.from(await (await fetch(`${running.http}/ca/crl`)).arrayBuffer());
       const crl = writeTemp(dir, 'list.crl.der', der);
-      const result = opensslResult(['crl', '-inform', 'DER', '-in', crl, '-CAfile', running.rootPath, '-noout', '-text']);
+      const result = opensslResult([
+        'crl',
+        '-inform',
+        'DER',
+        '-in',
+        crl,
+        '-CAfile',
+        running.rootPath,
+        '-noout',
+        '-text',
+      ]);
       expect(result.stderr).toMatch(/verify OK/);
       return result.stdout.includes(`Serial Number: ${leaf.serial}`) ? result.stdout : undefined;
     });
     expect(crlText).toMatch(/Superseded/);
     const pem = await (await fetch(`${running.http}/ca/crl.pem`)).text();
     expect(pem).toMatch(/^-----BEGIN X509 CRL-----/);
-    const revokedCheck = opensslResult(['verify', '-crl_check', '-CAfile', running.rootPath, '-CRLfile', writeTemp(dir, 'list.crl.pem', pem), leaf.path]);
+    const revokedCheck = opensslResult([
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      running.rootPath,
+      '-CRLfile',
+      writeTemp(dir, 'list.crl.pem', pem),
+      leaf.path,
+    ]);
     expect(revokedCheck.stdout + revokedCheck.stderr).toMatch(/certificate revoked/);
   });
 
@@ -309,10 +407,14 @@ describe('citadel revocation endpoints', () => {
     const res = await fetch(`${running.http}/ca/ocsp/${encoded}`);
     expect(res.headers.get('content-type')).toBe('application/ocsp-response');
     const respPath = writeTemp(dir, 'get-resp.der', Buffer.from(await res.arrayBuffer()));
-    expect(openssl(['ocsp', '-respin', respPath, '-resp_text', '-CAfile', running.rootPath])).toMatch(/Cert Status: good/);
+    expect(openssl(['ocsp', '-respin', respPath, '-resp_text', '-CAfile', running.rootPath])).toMatch(
+      /Cert Status: good/,
+    );
     const bad = await fetch(`${running.http}/ca/ocsp`, { method: 'POST', body: 'garbage' });
     expect(Buffer.from(await bad.arrayBuffer())).toEqual(Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
-    expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(readFileSync(running.rootPath, 'utf8'));
+    expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(
+      readFileSync(running.rootPath, 'utf8'),
+    );
   });
 });
 
@@ -320,11 +422,54 @@ describe('citadel with a plugged-in CA (--cacerts-dir)', () => {
   it('signs with the intermediate and answers leaf, intermediate, root', async () => {
     const cacerts = tempDir('flotilla-cacerts-');
     opensslKey(cacerts, 'root');
-    openssl(['req', '-x509', '-new', '-key', join(cacerts, 'root.key'), '-subj', '/CN=Plugged Root', '-days', '30', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(cacerts, 'root-cert.pem')]);
+    openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      join(cacerts, 'root.key'),
+      '-subj',
+      '/CN=Plugged Root',
+      '-days',
+      '30',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      join(cacerts, 'root-cert.pem'),
+    ]);
     opensslKey(cacerts, 'ca');
-    openssl(['req', '-new', '-key', join(cacerts, 'ca.key'), '-subj', '/CN=Plugged Intermediate', '-out', join(cacerts, 'ca.csr')]);
-    const ext = writeTemp(cacerts, 'ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n');
-    openssl(['x509', '-req', '-in', join(cacerts, 'ca.csr'), '-CA', join(cacerts, 'root-cert.pem'), '-CAkey', join(cacerts, 'root.key'), '-CAcreateserial', '-days', '20', '-extfile', ext, '-out', join(cacerts, 'ca-cert.pem')]);
+    openssl([
+      'req',
+      '-new',
+      '-key',
+      join(cacerts, 'ca.key'),
+      '-subj',
+      '/CN=Plugged Intermediate',
+      '-out',
+      join(cacerts, 'ca.csr'),
+    ]);
+    const ext = writeTemp(
+      cacerts,
+      'ext',
+      'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n',
+    );
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      join(cacerts, 'ca.csr'),
+      '-CA',
+      join(cacerts, 'root-cert.pem'),
+      '-CAkey',
+      join(cacerts, 'root.key'),
+      '-CAcreateserial',
+      '-days',
+      '20',
+      '-extfile',
+      ext,
+      '-out',
+      join(cacerts, 'ca-cert.pem'),
+    ]);
     openssl(['pkey', '-in', join(cacerts, 'ca.key'), '-out', join(cacerts, 'ca-key.pem')]);
     openssl(['x509', '-in', join(cacerts, 'ca-cert.pem'), '-out', join(cacerts, 'cert-chain.pem')]);
     const running = await startCitadel(['--cacerts-dir', cacerts]);
@@ -333,10 +478,24 @@ describe('citadel with a plugged-in CA (--cacerts-dir)', () => {
       const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
         token: localToken(running, 'default', 'alice'),
       });
-      expect(chain.map((c) => new X509Certificate(c).subject ?? '')).toEqual(['', 'CN=Plugged Intermediate', 'CN=Plugged Root']);
+      expect(chain.map((c) => new X509Certificate(c).subject ?? '')).toEqual([
+        '',
+        'CN=Plugged Intermediate',
+        'CN=Plugged Root',
+      ]);
       const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
       const untrusted = writeTemp(dir, 'chain.pem', chain[1]);
-      expect(openssl(['verify', '-x509_strict', '-CAfile', join(cacerts, 'root-cert.pem'), '-untrusted', untrusted, leaf])).toContain('OK');
+      expect(
+        openssl([
+          'verify',
+          '-x509_strict',
+          '-CAfile',
+          join(cacerts, 'root-cert.pem'),
+          '-untrusted',
+          untrusted,
+          leaf,
+        ]),
+      ).toContain('OK');
     } finally {
       await running.app.component.stop(1000);
     }

@@ -11,7 +11,11 @@ import {
 import { ca as caProto } from '@flotilla/proto';
 import { createApp, createLogger, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
-import { ClientCertificateAuthenticator, KubernetesTokenAuthenticator, LocalTokenAuthenticator } from './authn';
+import {
+  ClientCertificateAuthenticator,
+  KubernetesTokenAuthenticator,
+  LocalTokenAuthenticator,
+} from './authn';
 import type { Authenticator } from './authn';
 import { certificateService } from './ca-service';
 import { OptionalClientCertCredentials } from './credentials';
@@ -55,7 +59,9 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
     privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
   );
   const revocations = new RevocationStore(stateDir);
-  const authenticators: Authenticator[] = [new ClientCertificateAuthenticator(options.trustDomain, revocations)];
+  const authenticators: Authenticator[] = [
+    new ClientCertificateAuthenticator(options.trustDomain, revocations),
+  ];
   if (options.localTokens) {
     authenticators.push(new LocalTokenAuthenticator(loadOrCreateTokenKey(stateDir), options.trustDomain));
   }

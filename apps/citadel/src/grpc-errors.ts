@@ -14,6 +14,11 @@ export const STATUS_OF: Record<CaErrorKind, status> = {
 
 /** A CaError's kind and message as a gRPC error; anything else is INTERNAL without its details. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
-  if (err instanceof CaError) return { code: STATUS_OF[err.kind], details: err.message, metadata: new Metadata() };
-  return { code: status.INTERNAL, details: 'internal error in the certificate authority', metadata: new Metadata() };
+  if (err instanceof CaError)
+    return { code: STATUS_OF[err.kind], details: err.message, metadata: new Metadata() };
+  return {
+    code: status.INTERNAL,
+    details: 'internal error in the certificate authority',
+    metadata: new Metadata(),
+  };
 }

@@ -33,7 +33,8 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(value.trim());
   const ms = m ? Number(m[1]) * UNITS[m[2] || 's'] : NaN;
-  if (!(ms > 0)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration such as 24h, 90d or 3600s`);
+  if (!(ms > 0))
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration such as 24h, 90d or 3600s`);
   return ms;
 }
 
@@ -71,19 +72,42 @@ export function citadelCommand(): Command {
       ),
     )
     .addOption(
-      option('--default-cert-ttl <duration>', 'workload certificate lifetime when none is asked for', 24 * 3_600_000, parseDuration),
+      option(
+        '--default-cert-ttl <duration>',
+        'workload certificate lifetime when none is asked for',
+        24 * 3_600_000,
+        parseDuration,
+      ),
     )
     .addOption(
-      option('--max-cert-ttl <duration>', 'longest workload certificate lifetime a request may ask for', 90 * 86_400_000, parseDuration),
+      option(
+        '--max-cert-ttl <duration>',
+        'longest workload certificate lifetime a request may ask for',
+        90 * 86_400_000,
+        parseDuration,
+      ),
     )
     .addOption(
-      option('--local-tokens <bool>', 'accept `flotilla token` tokens signed with the key in --state-dir', true, parseBoolean),
+      option(
+        '--local-tokens <bool>',
+        'accept `flotilla token` tokens signed with the key in --state-dir',
+        true,
+        parseBoolean,
+      ),
     )
     .addOption(
-      option('--kube-api-server <url>', 'Kubernetes API server for TokenReview of service-account tokens; empty: off', ''),
+      option(
+        '--kube-api-server <url>',
+        'Kubernetes API server for TokenReview of service-account tokens; empty: off',
+        '',
+      ),
     )
-    .addOption(option('--kube-token-file <file>', "citadel's own service-account token for TokenReview calls", ''))
+    .addOption(
+      option('--kube-token-file <file>', "citadel's own service-account token for TokenReview calls", ''),
+    )
     .addOption(option('--kube-ca-file <file>', "CA bundle for the Kubernetes API server's certificate", ''))
-    .addOption(option('--ocsp-url <url>', 'OCSP responder URL written into workload certificates; empty: none', ''))
+    .addOption(
+      option('--ocsp-url <url>', 'OCSP responder URL written into workload certificates; empty: none', ''),
+    )
     .addOption(option('--crl-url <url>', 'CRL URL written into workload certificates; empty: none', ''));
 }

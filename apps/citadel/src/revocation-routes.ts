@@ -1,4 +1,11 @@
-import { DerError, buildCrl, buildOcspResponse, derToPem, ocspErrorResponse, parseOcspRequest } from '@flotilla/pki';
+import {
+  DerError,
+  buildCrl,
+  buildOcspResponse,
+  derToPem,
+  ocspErrorResponse,
+  parseOcspRequest,
+} from '@flotilla/pki';
 import type { CertificateAuthority, RevocationStore } from '@flotilla/pki';
 import type { Logger, MonitoringServer, RouteRequest, RouteResponse } from '@flotilla/service-kit';
 
@@ -42,9 +49,13 @@ export function addRevocationRoutes(
     return der;
   };
 
-  monitoring.addRoute(CRL_PATH, async () => ({ contentType: 'application/pkix-crl', body: await currentCrl() }), {
-    description: 'the CA’s certificate revocation list (DER)',
-  });
+  monitoring.addRoute(
+    CRL_PATH,
+    async () => ({ contentType: 'application/pkix-crl', body: await currentCrl() }),
+    {
+      description: 'the CA’s certificate revocation list (DER)',
+    },
+  );
   monitoring.addRoute(
     CRL_PEM_PATH,
     async () => ({ contentType: 'application/x-pem-file', body: derToPem(await currentCrl(), 'X509 CRL') }),
@@ -60,10 +71,16 @@ export function addRevocationRoutes(
     }
     let body: Buffer;
     try {
-      body = await buildOcspResponse(signer, ca.signingCertificate, parseOcspRequest(der), (s) => revocations.get(s), {
-        now: new Date(),
-        validityMs: OCSP_VALIDITY_MS,
-      });
+      body = await buildOcspResponse(
+        signer,
+        ca.signingCertificate,
+        parseOcspRequest(der),
+        (s) => revocations.get(s),
+        {
+          now: new Date(),
+          validityMs: OCSP_VALIDITY_MS,
+        },
+      );
     } catch (err) {
       if (!(err instanceof DerError)) throw err;
       body = ocspErrorResponse('malformedRequest');

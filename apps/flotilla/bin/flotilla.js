@@ -8,13 +8,4 @@ if (!existsSync(main)) {
   process.stderr.write(`flotilla: ${main} is missing; build first with: npx nx run-many -t build\n`);
   process.exit(2);
 }
-require(main)
-  .program()
-  .parseAsync(process.argv)
-  .then(
-    () => process.exit(process.exitCode ?? 0),
-    (err) => {
-      process.stderr.write(`flotilla: ${err && err.stack ? err.stack : String(err)}\n`);
-      process.exit(2);
-    },
-  );
+require(main).run(process.argv);

@@ -89,14 +89,22 @@ export function program(): Command {
     );
 }
 
-if (require.main === module) {
+/**
+ * Runs the CLI and exits with its code once stdout and stderr are flushed: on a pipe, writes are asynchronous, and
+ * exiting at once would cut long output (`flotilla crds | kubectl apply -f -`) short.
+ */
+export function run(argv: readonly string[]): void {
+  const exit = (code: number) =>
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   program()
-    .parseAsync(process.argv)
+    .parseAsync(argv as string[])
     .then(
-      () => process.exit(process.exitCode ?? 0),
+      () => exit(Number(process.exitCode ?? 0)),
       (err: unknown) => {
         process.stderr.write(`flotilla: ${(err as Error).stack ?? String(err)}\n`);
-        process.exit(2);
+        exit(2);
       },
     );
 }
+
+if (require.main === module) run(process.argv);

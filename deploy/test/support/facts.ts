@@ -15,6 +15,8 @@ export interface PortFact {
   flag: string;
   env: string;
   defaultPort: number;
+  /** Only in Kubernetes (galley's admission webhook): not published by the compose mesh. */
+  kubernetesOnly?: boolean;
 }
 
 export interface AppFact {
@@ -25,7 +27,7 @@ export interface AppFact {
   /** The app's own flags, besides the common ones. */
   ownFlags: string[];
   /** Where the app keeps state or reads config in containers, with the variable that sets it. */
-  mounts: { flag: string; env: string; path: string }[];
+  mounts: { flag: string; env: string; path: string; kubernetesOnly?: boolean }[];
 }
 
 export const COMMON_FLAGS = [
@@ -69,9 +71,17 @@ export const FACTS: Record<AppName, AppFact> = {
     'galley',
     port('grpc', '--grpc-port', 9901),
     monitoring(9902),
-    [],
-    ['--config-dir'],
-    [{ flag: '--config-dir', env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR }],
+    [{ ...port('https-webhook', '--webhook-port', 15017), kubernetesOnly: true }],
+    ['--config-dir', '--kubernetes', '--webhook-port', '--webhook-cert-dir'],
+    [
+      { flag: '--config-dir', env: 'FLOTILLA_CONFIG_DIR', path: GALLEY_CONFIG_DIR },
+      {
+        flag: '--webhook-cert-dir',
+        env: 'FLOTILLA_WEBHOOK_CERT_DIR',
+        path: '/etc/flotilla/webhook',
+        kubernetesOnly: true,
+      },
+    ],
   ),
   pilot: app(
     'pilot',

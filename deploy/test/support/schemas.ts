@@ -3,7 +3,10 @@
  * schemas check types, required fields and formats; they do not reject unknown fields, which is why the
  * specs also check the fields Flotilla depends on by path.
  */
+import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { K8sObject } from './kustomize';
@@ -18,6 +21,18 @@ const MODELS: Record<string, (data: K8sObject) => Validatable> = {
   'v1/Service': (data) => new Service(data as ConstructorParameters<typeof Service>[0]),
   'v1/ServiceAccount': (data) => new ServiceAccount(data as ConstructorParameters<typeof ServiceAccount>[0]),
   'apps/v1/Deployment': (data) => new Deployment(data as ConstructorParameters<typeof Deployment>[0]),
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': (data) =>
+    new CustomResourceDefinition(
+      data as unknown as ConstructorParameters<typeof CustomResourceDefinition>[0],
+    ),
+  'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': (data) =>
+    new ValidatingWebhookConfiguration(
+      data as ConstructorParameters<typeof ValidatingWebhookConfiguration>[0],
+    ),
+  'rbac.authorization.k8s.io/v1/ClusterRole': (data) =>
+    new ClusterRole(data as unknown as ConstructorParameters<typeof ClusterRole>[0]),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': (data) =>
+    new ClusterRoleBinding(data as unknown as ConstructorParameters<typeof ClusterRoleBinding>[0]),
   'policy/v1/PodDisruptionBudget': (data) =>
     new PodDisruptionBudget(data as ConstructorParameters<typeof PodDisruptionBudget>[0]),
 };

@@ -54,11 +54,15 @@ describe('workload certificates (SPIFFE X.509-SVID)', () => {
     const { dir, ca } = await selfSignedCa();
     const issued = await issueFor(ca, dir, 'alice', ALICE);
     const text = openssl(['x509', '-noout', '-text'], { input: issued.chainPem[0] });
-    expect(text).toMatch(/X509v3 Subject Alternative Name: critical\s+URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice\s*\n/);
+    expect(text).toMatch(
+      /X509v3 Subject Alternative Name: critical\s+URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/alice\s*\n/,
+    );
     expect(text).toMatch(/Subject:\s*\n/);
     expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment\s*\n/);
-    expect(text).toMatch(/X509v3 Extended Key Usage:\s+TLS Web Server Authentication, TLS Web Client Authentication/);
+    expect(text).toMatch(
+      /X509v3 Extended Key Usage:\s+TLS Web Server Authentication, TLS Web Client Authentication/,
+    );
     expect(text).toMatch(/X509v3 Authority Key Identifier/);
     // A second parser agrees: exactly one SAN entry, a URI.
     const cert = new x509.X509Certificate(issued.chainPem[0]);
@@ -126,7 +130,11 @@ describe('workload certificates (SPIFFE X.509-SVID)', () => {
       expect(openssl(['verify', '-x509_strict', '-CAfile', rootPath, leaf])).toContain('OK');
     }
     const weak = csrPemToDer(opensslCsr(dir, 'weak', { uris: [ALICE], keyType: 'rsa1024' }));
-    await expectCaError(ca.issueWorkload(weak, ALICE, 0), 'invalid-request', /1024-bit RSA key is not accepted/);
+    await expectCaError(
+      ca.issueWorkload(weak, ALICE, 0),
+      'invalid-request',
+      /1024-bit RSA key is not accepted/,
+    );
     const p521 = csrPemToDer(opensslCsr(dir, 'p521', { uris: [ALICE], keyType: 'p521' }));
     await expectCaError(ca.issueWorkload(p521, ALICE, 0), 'invalid-request', /secp521r1 is not accepted/);
   });
@@ -184,7 +192,9 @@ describe('workload certificates (SPIFFE X.509-SVID)', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const issued = await ca.issueServing(publicKey, ['localhost', '127.0.0.1', '::1'], HOUR);
     const path = writeTemp(dir, 'serving.pem', issued.chainPem[0]);
-    expect(openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', rootPath, path])).toContain('OK');
+    expect(openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', rootPath, path])).toContain(
+      'OK',
+    );
     expect(opensslResult(['verify', '-purpose', 'sslclient', '-CAfile', rootPath, path]).status).not.toBe(0);
     expect(openssl(['x509', '-noout', '-ext', 'subjectAltName', '-in', path])).toMatch(
       /DNS:localhost, IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1/,
@@ -206,10 +216,51 @@ function makeCacerts(dir: string, options: { chainWithRoot?: boolean } = {}): vo
     ].join('\n'),
   );
   opensslKey(dir, 'root');
-  openssl(['req', '-x509', '-new', '-key', join(dir, 'root.key'), '-subj', '/O=Example/CN=Example Root', '-days', '3650', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', join(dir, 'root-cert.pem')]);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    join(dir, 'root.key'),
+    '-subj',
+    '/O=Example/CN=Example Root',
+    '-days',
+    '3650',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    join(dir, 'root-cert.pem'),
+  ]);
   opensslKey(dir, 'ca');
-  openssl(['req', '-new', '-key', join(dir, 'ca.key'), '-subj', '/O=Example/CN=Citadel Intermediate', '-out', join(dir, 'ca.csr')]);
-  openssl(['x509', '-req', '-in', join(dir, 'ca.csr'), '-CA', join(dir, 'root-cert.pem'), '-CAkey', join(dir, 'root.key'), '-CAcreateserial', '-days', '730', '-extfile', ext, '-extensions', 'v3_ca', '-out', join(dir, 'ca-cert.pem')]);
+  openssl([
+    'req',
+    '-new',
+    '-key',
+    join(dir, 'ca.key'),
+    '-subj',
+    '/O=Example/CN=Citadel Intermediate',
+    '-out',
+    join(dir, 'ca.csr'),
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    join(dir, 'ca.csr'),
+    '-CA',
+    join(dir, 'root-cert.pem'),
+    '-CAkey',
+    join(dir, 'root.key'),
+    '-CAcreateserial',
+    '-days',
+    '730',
+    '-extfile',
+    ext,
+    '-extensions',
+    'v3_ca',
+    '-out',
+    join(dir, 'ca-cert.pem'),
+  ]);
   writeFileSync(join(dir, 'ca-key.pem'), openssl(['pkey', '-in', join(dir, 'ca.key')]));
   const caCert = openssl(['x509', '-in', join(dir, 'ca-cert.pem')]);
   const rootCert = openssl(['x509', '-in', join(dir, 'root-cert.pem')]);
@@ -230,7 +281,15 @@ describe('plugged-in CA (Istio cacerts layout)', () => {
       const leaf = writeTemp(dir, 'leaf.pem', issued.chainPem[0]);
       const untrusted = writeTemp(dir, 'untrusted.pem', issued.chainPem[1]);
       expect(
-        openssl(['verify', '-x509_strict', '-CAfile', join(dir, 'root-cert.pem'), '-untrusted', untrusted, leaf]).trim(),
+        openssl([
+          'verify',
+          '-x509_strict',
+          '-CAfile',
+          join(dir, 'root-cert.pem'),
+          '-untrusted',
+          untrusted,
+          leaf,
+        ]).trim(),
       ).toBe(`${leaf}: OK`);
       // The leaf alone does not verify against the root: the intermediate really is in the path.
       expect(opensslResult(['verify', '-CAfile', join(dir, 'root-cert.pem'), leaf]).status).not.toBe(0);

@@ -5,7 +5,18 @@ import { CaError } from './ca-error';
 import { keyIdentifierOf, parseCertificateDer } from './certificate';
 import type { ParsedCertificate } from './certificate';
 import { verifyCsr } from './csr';
-import { TRUE, bitString, derToPem, explicit, octetString, oid, seq, time, tlv, unsignedInteger } from './der';
+import {
+  TRUE,
+  bitString,
+  derToPem,
+  explicit,
+  octetString,
+  oid,
+  seq,
+  time,
+  tlv,
+  unsignedInteger,
+} from './der';
 import { OID } from './oids';
 import type { Signer } from './signer';
 import { parseWorkloadSpiffeId } from './spiffe';
@@ -107,11 +118,7 @@ export class CertificateAuthority {
 
     const common = [
       extension(OID.basicConstraints, true, seq()),
-      extension(
-        OID.authorityKeyIdentifier,
-        false,
-        seq(tlv(0x80, keyIdentifierOf(this.signingCertificate))),
-      ),
+      extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, keyIdentifierOf(this.signingCertificate)))),
     ];
     if (options.ocspUrl) {
       common.push(
@@ -139,7 +146,11 @@ export class CertificateAuthority {
         extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))),
         ...common,
       ]),
-      server: Buffer.concat([keyUsage, extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))), ...common]),
+      server: Buffer.concat([
+        keyUsage,
+        extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
+        ...common,
+      ]),
     };
   }
 
@@ -184,12 +195,20 @@ export class CertificateAuthority {
   }
 
   /** A TLS server certificate (serverAuth) for DNS names and IP addresses, for citadel's own port. */
-  async issueServing(publicKey: KeyObject, names: readonly string[], lifetimeMs: number): Promise<IssuedCertificate> {
-    if (names.length === 0) throw new Error('a serving certificate needs at least one DNS name or IP address');
+  async issueServing(
+    publicKey: KeyObject,
+    names: readonly string[],
+    lifetimeMs: number,
+  ): Promise<IssuedCertificate> {
+    if (names.length === 0)
+      throw new Error('a serving certificate needs at least one DNS name or IP address');
     const generalNames = names.map((n) =>
       isIP(n) ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n, 'latin1')),
     );
-    const spki = (publicKey.type === 'public' ? publicKey : createPublicKey(publicKey)).export({ format: 'der', type: 'spki' });
+    const spki = (publicKey.type === 'public' ? publicKey : createPublicKey(publicKey)).export({
+      format: 'der',
+      type: 'spki',
+    });
     const prepared = this.prepare(spki, seq(...generalNames), lifetimeMs, 'server');
     return this.finish(prepared, await this.material.signer.sign(prepared.tbs));
   }

@@ -66,7 +66,8 @@ export function loadCacerts(dir: string): CaKeyMaterial {
     throw new CaMaterialError(`${CACERTS_FILES.key}: ${(err as Error).message}`);
   }
   const signing = new X509Certificate(signingDer);
-  if (!signing.ca) throw new CaMaterialError(`${CACERTS_FILES.cert} is not a CA certificate (basicConstraints CA:TRUE)`);
+  if (!signing.ca)
+    throw new CaMaterialError(`${CACERTS_FILES.cert} is not a CA certificate (basicConstraints CA:TRUE)`);
   if (!signing.checkPrivateKey(createPrivateKey(keyPem))) {
     throw new CaMaterialError(`${CACERTS_FILES.key} is not the key of ${CACERTS_FILES.cert}`);
   }
@@ -81,7 +82,9 @@ export function loadCacerts(dir: string): CaKeyMaterial {
   for (const der of chain) {
     const parent = new X509Certificate(der);
     if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
-      throw new CaMaterialError(`${CACERTS_FILES.chain}: ${child.subject} is not signed by ${parent.subject}`);
+      throw new CaMaterialError(
+        `${CACERTS_FILES.chain}: ${child.subject} is not signed by ${parent.subject}`,
+      );
     }
     child = parent;
   }

@@ -120,4 +120,3 @@ export function parseSubjectAltNames(value: Buffer): SubjectAltNames {
   }
   return out;
 }
-

@@ -1,6 +1,17 @@
 import { keyIdentifierOf } from './certificate';
 import type { ParsedCertificate } from './certificate';
-import { bitString, enumerated, explicit, octetString, oid, seq, smallInteger, tlv, time, unsignedInteger } from './der';
+import {
+  bitString,
+  enumerated,
+  explicit,
+  octetString,
+  oid,
+  seq,
+  smallInteger,
+  tlv,
+  time,
+  unsignedInteger,
+} from './der';
 import { OID } from './oids';
 import { REVOCATION_REASONS } from './revocations';
 import type { Revocation } from './revocations';
@@ -26,7 +37,10 @@ export async function buildCrl(
 ): Promise<Buffer> {
   const entries = revocations.map((r) => {
     const code = REVOCATION_REASONS[r.reason];
-    const parts = [unsignedInteger(Buffer.from(r.serial.length % 2 ? `0${r.serial}` : r.serial, 'hex')), time(new Date(r.revokedAt))];
+    const parts = [
+      unsignedInteger(Buffer.from(r.serial.length % 2 ? `0${r.serial}` : r.serial, 'hex')),
+      time(new Date(r.revokedAt)),
+    ];
     // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
     if (code !== 0) parts.push(seq(seq(oid(OID.crlReason), octetString(enumerated(code)))));
     return seq(...parts);

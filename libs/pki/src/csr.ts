@@ -95,7 +95,8 @@ function checkKey(key: KeyObject): void {
       return;
     case 'rsa': {
       const bits = details.modulusLength ?? 0;
-      if (bits < 2048 || bits > 8192) throw invalid(`CSR key: a ${bits}-bit RSA key is not accepted (2048–8192)`);
+      if (bits < 2048 || bits > 8192)
+        throw invalid(`CSR key: a ${bits}-bit RSA key is not accepted (2048–8192)`);
       return;
     }
     case 'ed25519':
@@ -110,7 +111,9 @@ export function csrPemToDer(pem: string): Buffer {
   if (pem.length > MAX_CSR_BYTES * 2) throw invalid('CSR is too large');
   const blocks = [...pemBlocks(pem, 'CERTIFICATE REQUEST'), ...pemBlocks(pem, 'NEW CERTIFICATE REQUEST')];
   if (blocks.length !== 1) {
-    throw invalid(blocks.length === 0 ? 'no PEM CERTIFICATE REQUEST block in csr' : 'more than one CSR in csr');
+    throw invalid(
+      blocks.length === 0 ? 'no PEM CERTIFICATE REQUEST block in csr' : 'more than one CSR in csr',
+    );
   }
   return blocks[0];
 }
@@ -147,7 +150,8 @@ export function verifyCsr(der: Buffer): VerifiedCsr {
       : publicKey.asymmetricKeyType === 'rsa'
         ? algorithm.startsWith('1.2.840.113549.1.1.')
         : algorithm === OID.ed25519;
-  if (!keyMatches) throw invalid(`CSR signature algorithm ${algorithm} does not fit its ${publicKey.asymmetricKeyType} key`);
+  if (!keyMatches)
+    throw invalid(`CSR signature algorithm ${algorithm} does not fit its ${publicKey.asymmetricKeyType} key`);
   let ok: boolean;
   try {
     ok = verify(CSR_SIGNATURES.get(algorithm) ?? null, info, publicKey, signature);

@@ -16,7 +16,11 @@ import {
 
 describe('DER writer', () => {
   it('encodes OIDs, INTEGERs and long lengths as openssl reads them', () => {
-    const der = seq(oid('1.2.840.10045.4.3.2'), unsignedInteger(Buffer.from([0x80, 0x01])), tlv(Tag.OCTET_STRING, Buffer.alloc(300)));
+    const der = seq(
+      oid('1.2.840.10045.4.3.2'),
+      unsignedInteger(Buffer.from([0x80, 0x01])),
+      tlv(Tag.OCTET_STRING, Buffer.alloc(300)),
+    );
     const text = openssl(['asn1parse', '-inform', 'DER'], { input: der });
     expect(text).toMatch(/OBJECT\s+:ecdsa-with-SHA256/);
     expect(text).toMatch(/INTEGER\s+:8001/);
@@ -35,7 +39,8 @@ describe('DER writer', () => {
   });
 
   it('round-trips OIDs and unsigned integers', () => {
-    for (const id of ['2.5.29.17', '1.3.6.1.5.5.7.48.1.2', '2.999.1']) expect(decodeOid(decodeTlv(oid(id)))).toBe(id);
+    for (const id of ['2.5.29.17', '1.3.6.1.5.5.7.48.1.2', '2.999.1'])
+      expect(decodeOid(decodeTlv(oid(id)))).toBe(id);
     const magnitude = Buffer.from('ff00ff', 'hex');
     expect(decodeUnsignedInteger(decodeTlv(unsignedInteger(magnitude)))).toEqual(magnitude);
   });

@@ -32,6 +32,8 @@ export type { LocalTokenClaims } from './local-token';
 export { OcspStatus, buildOcspResponse, ocspErrorResponse, parseOcspRequest } from './ocsp';
 export type { OcspCertId, OcspRequest, OcspResponderOptions } from './ocsp';
 export { OID } from './oids';
+export { Pkcs11Signer, generatePkcs11EcKey } from './pkcs11-signer';
+export type { Pkcs11Config } from './pkcs11-signer';
 export {
   REVOCATIONS_FILE,
   REVOCATION_REASONS,
@@ -48,6 +50,7 @@ export type { RootCa } from './root-ca';
 export { issueServingCertificate } from './serving-cert';
 export type { ServingCertificate } from './serving-cert';
 export { SoftwareSigner, signatureSchemeFor } from './signer';
+export { createRootWithSigner, loadOrCreateSignerRoot } from './signer-root';
 export type { SignatureScheme, Signer } from './signer';
 export {
   SpiffeIdError,

@@ -2,7 +2,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@flotilla/testing';
-import { LocalTokenError, isLocalToken, loadOrCreateTokenKey, readTokenKey, signLocalToken, verifyLocalToken } from './local-token';
+import {
+  LocalTokenError,
+  isLocalToken,
+  loadOrCreateTokenKey,
+  readTokenKey,
+  signLocalToken,
+  verifyLocalToken,
+} from './local-token';
 
 const SA = { namespace: 'default', serviceAccount: 'alice' };
 
@@ -26,7 +33,9 @@ describe('local tokens', () => {
     };
     fails(signLocalToken(other, SA), /signature does not verify/);
     const [h, p, s] = signLocalToken(key, SA).split('.');
-    const forged = Buffer.from(Buffer.from(p, 'base64url').toString().replace('alice', 'admin')).toString('base64url');
+    const forged = Buffer.from(Buffer.from(p, 'base64url').toString().replace('alice', 'admin')).toString(
+      'base64url',
+    );
     fails(`${h}.${forged}.${s}`, /signature does not verify/);
     fails(signLocalToken(key, SA, { now: Date.now() - 7200_000 }), /expired/);
     fails(signLocalToken(key, SA, { audience: 'kubernetes' }), /do not include istio-ca/);

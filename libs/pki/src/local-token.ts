@@ -114,13 +114,17 @@ export function verifyLocalToken(
     Buffer.from(parts[2], 'base64url'),
   );
   if (!ok) throw new LocalTokenError('the token signature does not verify with the local token key');
-  if (payload.iss !== LOCAL_TOKEN_ISSUER) throw new LocalTokenError(`token issuer ${String(payload.iss)} is not ${LOCAL_TOKEN_ISSUER}`);
+  if (payload.iss !== LOCAL_TOKEN_ISSUER)
+    throw new LocalTokenError(`token issuer ${String(payload.iss)} is not ${LOCAL_TOKEN_ISSUER}`);
   const audience = options.audience ?? ISTIO_CA_AUDIENCE;
   const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (!aud.includes(audience)) throw new LocalTokenError(`token audiences ${JSON.stringify(aud)} do not include ${audience}`);
+  if (!aud.includes(audience))
+    throw new LocalTokenError(`token audiences ${JSON.stringify(aud)} do not include ${audience}`);
   const now = Math.floor((options.now ?? Date.now()) / 1000);
-  if (typeof payload.exp !== 'number' || now >= payload.exp) throw new LocalTokenError('the token has expired');
-  if (typeof payload.nbf === 'number' && now < payload.nbf) throw new LocalTokenError('the token is not valid yet');
+  if (typeof payload.exp !== 'number' || now >= payload.exp)
+    throw new LocalTokenError('the token has expired');
+  if (typeof payload.nbf === 'number' && now < payload.nbf)
+    throw new LocalTokenError('the token is not valid yet');
   const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(String(payload.sub));
   if (!m) throw new LocalTokenError(`token subject ${String(payload.sub)} is not a service account`);
   return { namespace: m[1], serviceAccount: m[2] };

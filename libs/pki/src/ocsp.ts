@@ -24,7 +24,13 @@ import type { Revocation } from './revocations';
 import type { Signer } from './signer';
 
 /** RFC 6960 §4.2.1 OCSPResponseStatus values. */
-export const OcspStatus = { successful: 0, malformedRequest: 1, internalError: 2, tryLater: 3, unauthorized: 6 } as const;
+export const OcspStatus = {
+  successful: 0,
+  malformedRequest: 1,
+  internalError: 2,
+  tryLater: 3,
+  unauthorized: 6,
+} as const;
 
 export interface OcspCertId {
   /** The CertID exactly as requested: echoed in the response. */
@@ -88,7 +94,9 @@ function parseCertId(certId: Tlv): OcspCertId {
     hashAlgorithm: decodeOid(algOid, 'hashAlgorithm'),
     issuerNameHash: expectTag(nameHash, Tag.OCTET_STRING, 'issuerNameHash').value,
     issuerKeyHash: expectTag(keyHash, Tag.OCTET_STRING, 'issuerKeyHash').value,
-    serial: decodeUnsignedInteger(serial, 'serialNumber').toString('hex').replace(/^0+(?=.)/, ''),
+    serial: decodeUnsignedInteger(serial, 'serialNumber')
+      .toString('hex')
+      .replace(/^0+(?=.)/, ''),
   };
 }
 
@@ -125,10 +133,12 @@ export async function buildOcspResponse(
       createHash(hash).update(issuer.subject).digest().equals(id.issuerNameHash) &&
       createHash(hash).update(issuer.publicKeyBits).digest().equals(id.issuerKeyHash);
     let status: Buffer;
-    if (!ours) status = tlv(0x82); // unknown [2] IMPLICIT NULL
+    if (!ours)
+      status = tlv(0x82); // unknown [2] IMPLICIT NULL
     else {
       const revoked = lookup(id.serial);
-      if (!revoked) status = tlv(0x80); // good [0] IMPLICIT NULL
+      if (!revoked)
+        status = tlv(0x80); // good [0] IMPLICIT NULL
       else {
         const code = REVOCATION_REASONS[revoked.reason];
         status = tlv(
@@ -141,7 +151,9 @@ export async function buildOcspResponse(
     return seq(id.raw, status, thisUpdate, nextUpdate);
   });
   const keyHash = createHash('sha1').update(issuer.publicKeyBits).digest();
-  const extensions = request.nonce ? [explicit(1, seq(seq(oid(OID.ocspNonce), octetString(request.nonce))))] : [];
+  const extensions = request.nonce
+    ? [explicit(1, seq(seq(oid(OID.ocspNonce), octetString(request.nonce))))]
+    : [];
   const responseData = seq(
     explicit(2, octetString(keyHash)), // responderID byKey
     generalizedTime(options.now),
@@ -154,9 +166,5 @@ export async function buildOcspResponse(
     bitString(await signer.sign(responseData)),
     explicit(0, seq(issuer.der)),
   );
-  return seq(
-    enumerated(OcspStatus.successful),
-    explicit(0, seq(oid(OID.ocspBasic), octetString(basic))),
-  );
+  return seq(enumerated(OcspStatus.successful), explicit(0, seq(oid(OID.ocspBasic), octetString(basic))));
 }
-

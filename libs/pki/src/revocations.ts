@@ -62,7 +62,11 @@ export function readRevocations(dir: string): Revocation[] {
   }
   const list = JSON.parse(text) as Revocation[];
   if (!Array.isArray(list)) throw new RevocationError(`${join(dir, REVOCATIONS_FILE)} is not a JSON array`);
-  return list.map((r) => ({ serial: normalizeSerial(r.serial), revokedAt: r.revokedAt, reason: parseReason(r.reason) }));
+  return list.map((r) => ({
+    serial: normalizeSerial(r.serial),
+    revokedAt: r.revokedAt,
+    reason: parseReason(r.reason),
+  }));
 }
 
 /**

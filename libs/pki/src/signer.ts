@@ -33,8 +33,10 @@ export function signatureSchemeFor(publicKey: KeyObject): SignatureScheme {
   const type = publicKey.asymmetricKeyType;
   if (type === 'ec') {
     const curve = publicKey.asymmetricKeyDetails?.namedCurve;
-    if (curve === 'prime256v1') return { algorithmIdentifier: seq(oid(OID.ecdsaWithSha256)), digest: 'sha256' };
-    if (curve === 'secp384r1') return { algorithmIdentifier: seq(oid(OID.ecdsaWithSha384)), digest: 'sha384' };
+    if (curve === 'prime256v1')
+      return { algorithmIdentifier: seq(oid(OID.ecdsaWithSha256)), digest: 'sha256' };
+    if (curve === 'secp384r1')
+      return { algorithmIdentifier: seq(oid(OID.ecdsaWithSha384)), digest: 'sha384' };
     throw new Error(`CA keys on curve ${curve} are not supported (P-256, P-384)`);
   }
   if (type === 'rsa') return { algorithmIdentifier: seq(oid(OID.sha256WithRsa), NULL), digest: 'sha256' };
@@ -55,7 +57,8 @@ export class SoftwareSigner implements Signer {
     this.algorithmIdentifier = scheme.algorithmIdentifier;
     this.digest = scheme.digest;
     const details = this.publicKey.asymmetricKeyDetails;
-    this.description = `software ${this.publicKey.asymmetricKeyType} ${details?.namedCurve ?? details?.modulusLength ?? ''} key`.trim();
+    this.description =
+      `software ${this.publicKey.asymmetricKeyType} ${details?.namedCurve ?? details?.modulusLength ?? ''} key`.trim();
   }
 
   static fromPem(pem: string): SoftwareSigner {

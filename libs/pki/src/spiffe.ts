@@ -53,7 +53,9 @@ export function parseWorkloadSpiffeId(id: string): WorkloadIdentity {
   const segments = (m[2] ?? '').split('/').slice(1);
   segments.forEach((s) => checkSegment(s, 'path segment'));
   if (segments.length !== 4 || segments[0] !== 'ns' || segments[2] !== 'sa') {
-    throw new SpiffeIdError(`${JSON.stringify(id)} is not of the form spiffe://<trust-domain>/ns/<ns>/sa/<sa>`);
+    throw new SpiffeIdError(
+      `${JSON.stringify(id)} is not of the form spiffe://<trust-domain>/ns/<ns>/sa/<sa>`,
+    );
   }
   return { trustDomain, namespace: segments[1], serviceAccount: segments[3] };
 }

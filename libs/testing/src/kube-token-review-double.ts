@@ -16,7 +16,10 @@ export class KubeTokenReviewDouble {
   readonly reviews: { token: string; audiences?: string[] }[] = [];
   /** Answer the next N requests with this HTTP status (outages, overload). */
   failures: { status: number; count: number } | undefined;
-  private readonly tokens = new Map<string, { namespace: string; serviceAccount: string; audiences: string[] }>();
+  private readonly tokens = new Map<
+    string,
+    { namespace: string; serviceAccount: string; audiences: string[] }
+  >();
   private readonly reviewers = new Set<string>();
 
   private constructor(
@@ -28,15 +31,22 @@ export class KubeTokenReviewDouble {
   static readonly API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
 
   static async start(): Promise<KubeTokenReviewDouble> {
-    let double: KubeTokenReviewDouble | undefined;
-    const server = createServer((req, res) => double!.handle(req, res));
+    const holder: { double?: KubeTokenReviewDouble } = {};
+    const server = createServer((req, res) => holder.double!.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    double = new KubeTokenReviewDouble(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return double;
+    holder.double = new KubeTokenReviewDouble(
+      server,
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    );
+    return holder.double;
   }
 
   /** A token for a service account, like a projected volume's (`audiences` defaults to the API server's). */
-  issueToken(namespace: string, serviceAccount: string, audiences = [KubeTokenReviewDouble.API_AUDIENCE]): string {
+  issueToken(
+    namespace: string,
+    serviceAccount: string,
+    audiences = [KubeTokenReviewDouble.API_AUDIENCE],
+  ): string {
     const token = `double.${randomBytes(18).toString('base64url')}`;
     this.tokens.set(token, { namespace, serviceAccount, audiences });
     return token;
@@ -90,8 +100,17 @@ export class KubeTokenReviewDouble {
       } catch {
         return status(res, 400, 'BadRequest', 'the body is not JSON');
       }
-      if (review.kind !== 'TokenReview' || review.apiVersion !== 'authentication.k8s.io/v1' || !review.spec?.token) {
-        return status(res, 400, 'BadRequest', 'expected an authentication.k8s.io/v1 TokenReview with spec.token');
+      if (
+        review.kind !== 'TokenReview' ||
+        review.apiVersion !== 'authentication.k8s.io/v1' ||
+        !review.spec?.token
+      ) {
+        return status(
+          res,
+          400,
+          'BadRequest',
+          'expected an authentication.k8s.io/v1 TokenReview with spec.token',
+        );
       }
       const { token, audiences } = review.spec;
       this.reviews.push({ token, audiences });
@@ -99,7 +118,11 @@ export class KubeTokenReviewDouble {
       const found = this.tokens.get(token);
       const matching = found ? found.audiences.filter((a) => wanted.includes(a)) : [];
       let result: Record<string, unknown>;
-      if (!found) result = { authenticated: false, error: '[invalid bearer token, square/go-jose: error in cryptographic primitive]' };
+      if (!found)
+        result = {
+          authenticated: false,
+          error: '[invalid bearer token, square/go-jose: error in cryptographic primitive]',
+        };
       else if (matching.length === 0) {
         result = {
           authenticated: false,
@@ -111,7 +134,11 @@ export class KubeTokenReviewDouble {
           user: {
             username: `system:serviceaccount:${found.namespace}:${found.serviceAccount}`,
             uid: randomBytes(8).toString('hex'),
-            groups: ['system:serviceaccounts', `system:serviceaccounts:${found.namespace}`, 'system:authenticated'],
+            groups: [
+              'system:serviceaccounts',
+              `system:serviceaccounts:${found.namespace}`,
+              'system:authenticated',
+            ],
           },
           audiences: matching,
         };
@@ -134,5 +161,13 @@ function json(res: ServerResponse, code: number, body: unknown): void {
 }
 
 function status(res: ServerResponse, code: number, reason: string, message: string): void {
-  json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  json(res, code, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  });
 }

@@ -21,9 +21,12 @@ export interface RevokeOptions {
  * re-signs its CRL and answers "revoked" over OCSP. Returns the line to print.
  */
 export function revoke(options: RevokeOptions, now = new Date()): string {
-  const dir = citadelStateDir(options.state, ROOT_CERT_FILE) ?? citadelStateDir(options.state, 'trust-bundle.pem');
+  const dir =
+    citadelStateDir(options.state, ROOT_CERT_FILE) ?? citadelStateDir(options.state, 'trust-bundle.pem');
   if (!dir) {
-    throw new RevocationError(`no citadel state in ${options.state}/citadel or ${options.state} (no ${ROOT_CERT_FILE})`);
+    throw new RevocationError(
+      `no citadel state in ${options.state}/citadel or ${options.state} (no ${ROOT_CERT_FILE})`,
+    );
   }
   const serial = normalizeSerial(options.serial);
   const { added, revocation } = addRevocation(dir, serial, options.reason, now);
@@ -54,5 +57,7 @@ function revokeCommand(): Command {
 }
 
 export function caCommand(): Command {
-  return new Command('ca').description('the local certificate authority (citadel)').addCommand(revokeCommand());
+  return new Command('ca')
+    .description('the local certificate authority (citadel)')
+    .addCommand(revokeCommand());
 }

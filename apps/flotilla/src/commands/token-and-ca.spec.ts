@@ -19,12 +19,16 @@ describe('flotilla token', () => {
   it('also takes citadel’s own --state-dir, and says what to do when there is no key', () => {
     const dir = temp();
     const key = loadOrCreateTokenKey(dir);
-    expect(verifyLocalToken(key, makeToken({ state: dir, namespace: 'a', serviceAccount: 'b', ttl: 60 }))).toEqual({
+    expect(
+      verifyLocalToken(key, makeToken({ state: dir, namespace: 'a', serviceAccount: 'b', ttl: 60 })),
+    ).toEqual({
       namespace: 'a',
       serviceAccount: 'b',
     });
     const empty = temp();
-    expect(() => makeToken({ state: empty, namespace: 'a', serviceAccount: 'b', ttl: 60 })).toThrow(TokenCommandError);
+    expect(() => makeToken({ state: empty, namespace: 'a', serviceAccount: 'b', ttl: 60 })).toThrow(
+      TokenCommandError,
+    );
     expect(() => makeToken({ state: empty, namespace: 'a', serviceAccount: 'b', ttl: 60 })).toThrow(
       /start the local mesh first \(flotilla up --state/,
     );
@@ -37,7 +41,9 @@ describe('flotilla ca revoke', () => {
     mkdirSync(join(state, 'citadel'));
     writeFileSync(join(state, 'citadel', 'root-cert.pem'), '');
     const now = new Date('2030-01-01T00:00:00Z');
-    expect(revoke({ state, serial: '4A:1B:0C', reason: 'keyCompromise' }, now)).toMatch(/^revoked 4a1b0c \(keyCompromise\)/);
+    expect(revoke({ state, serial: '4A:1B:0C', reason: 'keyCompromise' }, now)).toMatch(
+      /^revoked 4a1b0c \(keyCompromise\)/,
+    );
     expect(revoke({ state, serial: '4a1b0c', reason: 'superseded' })).toMatch(
       /4a1b0c was already revoked on 2030-01-01T00:00:00.000Z \(keyCompromise\)/,
     );

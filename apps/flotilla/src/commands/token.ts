@@ -27,7 +27,8 @@ export function makeToken(options: TokenOptions): string {
 
 function kubeName(what: string) {
   return (value: string) => {
-    if (!KUBE_NAME.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a valid ${what} name`);
+    if (!KUBE_NAME.test(value))
+      throw new InvalidArgumentError(`${JSON.stringify(value)} is not a valid ${what} name`);
     return value;
   };
 }
@@ -39,14 +40,19 @@ export function tokenCommand(): Command {
         'for CreateCertificate calls: "authorization: Bearer <token>"',
     )
     .option('--state <dir>', 'state folder of flotilla up (or citadel’s --state-dir)', '.flotilla')
-    .addOption(new Option('--namespace <ns>', 'namespace').default('default').argParser(kubeName('namespace')))
     .addOption(
-      new Option('--service-account <sa>', 'service account').makeOptionMandatory().argParser(kubeName('service account')),
+      new Option('--namespace <ns>', 'namespace').default('default').argParser(kubeName('namespace')),
+    )
+    .addOption(
+      new Option('--service-account <sa>', 'service account')
+        .makeOptionMandatory()
+        .argParser(kubeName('service account')),
     )
     .addOption(
       new Option('--ttl <seconds>', 'how long the token is valid').default(3600).argParser((v) => {
         const n = Number(v);
-        if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${JSON.stringify(v)} is not a positive number of seconds`);
+        if (!Number.isInteger(n) || n <= 0)
+          throw new InvalidArgumentError(`${JSON.stringify(v)} is not a positive number of seconds`);
         return n;
       }),
     )

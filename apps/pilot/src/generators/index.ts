@@ -1,4 +1,4 @@
-// Pilot's xDS generators and the model they read; exported for the benchmark (bench/src/pilot.bench.ts).
+// Pilot's xDS generators and the model they read (bench/src/pilot.bench.ts loads the built module).
 export { GrpcGenerator } from './grpc-generator';
 export { PushContext, proxyOf, clusterName, hostPort, SERVER_LISTENER_PREFIX } from './model';
 export type { Proxy } from './model';
