@@ -5,6 +5,7 @@
 //   node tools/new-lib.mjs <name> <scope> "<description>" [dep-lib ...]
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const [name, scope, description, ...deps] = process.argv.slice(2);
 if (!name || !scope || !description) {
@@ -70,4 +71,6 @@ writeFileSync(join(root, 'src', 'index.ts'), '');
 const rootTsconfig = JSON.parse(readFileSync('tsconfig.json', 'utf8'));
 rootTsconfig.references.push({ path: `./libs/${name}` });
 writeFileSync('tsconfig.json', JSON.stringify(rootTsconfig, null, 2) + '\n');
+// Leave the files as the repo's Prettier settings would.
+execFileSync('npx', ['prettier', '--write', root, 'tsconfig.json'], { stdio: 'ignore' });
 console.log(`created ${root}`);

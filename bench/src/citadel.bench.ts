@@ -4,7 +4,7 @@
 //     parse, verify and build per certificate), all measured in this run.
 //  2. Over gRPC: CreateCertificate at a fixed offered rate against a real citadel process, reporting latency
 //     percentiles. Run with `npx nx run bench:citadel`.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   X509Certificate,
   createPrivateKey,
@@ -13,13 +13,16 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   CertificateAuthority,
+  Pkcs11Signer,
   csrPemToDer,
+  generatePkcs11EcKey,
   loadOrCreateRoot,
+  loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
   selfSignedMaterial,
   signLocalToken,
@@ -116,12 +119,64 @@ async function inProcess(): Promise<void> {
     ratio: naiveRate / results[0].opsPerSecond,
   });
 
+  results.push(await softHsm(csrDer, results[0].opsPerSecond));
   console.log(formatResults('Citadel issuance, one core, in process (P-256 CA and workload keys)', results));
   const fast = results.find((r) => r.name.startsWith('fast path'))!;
   console.log(
     `  fast path vs naive: ${(fast.opsPerSecond / naiveRate).toFixed(1)}×; ` +
       `fast path vs raw verify+sign: ${(fast.opsPerSecond / results[1].opsPerSecond).toFixed(2)}×`,
   );
+}
+
+/**
+ * The same fast path with the CA key on a SoftHSM2 token (a fresh one in a temporary folder), 32 requests in
+ * flight across the signer's 4 sessions.
+ */
+async function softHsm(csrDer: Buffer, baseline: number) {
+  const dir = tempDir('flotilla-bench-softhsm-');
+  mkdirSync(join(dir, 'tokens'));
+  writeFileSync(
+    join(dir, 'softhsm2.conf'),
+    `directories.tokendir = ${join(dir, 'tokens')}\nlog.level = ERROR\n`,
+  );
+  process.env.SOFTHSM2_CONF = join(dir, 'softhsm2.conf');
+  execFileSync(
+    'softhsm2-util',
+    ['--init-token', '--free', '--label', 'bench', '--pin', '1234', '--so-pin', '5678'],
+    {
+      stdio: 'pipe',
+    },
+  );
+  const config = {
+    module: '/usr/lib/softhsm/libsofthsm2.so',
+    tokenLabel: 'bench',
+    keyLabel: 'ca',
+    pin: '1234',
+    sessions: 4,
+  };
+  await generatePkcs11EcKey(config);
+  const signer = await Pkcs11Signer.open(config);
+  const ca = new CertificateAuthority(await loadOrCreateSignerRoot(dir, TD, signer), {
+    trustDomain: TD,
+    defaultTtlMs: 24 * HOUR,
+    maxTtlMs: 24 * HOUR,
+  });
+  const first = new X509Certificate((await ca.issueWorkload(csrDer, ID, 0)).der);
+  if (!first.verify(new X509Certificate(ca.roots[0].der).publicKey))
+    throw new Error('the SoftHSM path is broken');
+  let n = 0;
+  const deadline = Date.now() + 3000;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      await ca.issueWorkload(csrDer, ID, 0);
+      n++;
+    }
+  };
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: 32 }, worker));
+  const rate = (n * 1e9) / Number(process.hrtime.bigint() - start);
+  await signer.close();
+  return { name: 'fast path, CA key in SoftHSM2', opsPerSecond: rate, ratio: rate / baseline };
 }
 
 function percentile(sorted: number[], p: number): number {

@@ -1,1 +1,5 @@
-module.exports = { ...require('../../jest.preset.cjs'), displayName: 'pki' };
+module.exports = {
+  ...require('../../jest.preset.cjs'),
+  displayName: 'pki',
+  globalSetup: './jest.softhsm.cjs',
+};

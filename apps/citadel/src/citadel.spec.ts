@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { addRevocation, loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
+import { addRevocation, generatePkcs11EcKey, loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { createApp } from '@flotilla/service-kit';
 import type { App } from '@flotilla/service-kit';
@@ -508,5 +508,49 @@ describe('gRPC error mapping', () => {
       code: grpc.status.INTERNAL,
       details: 'internal error in the certificate authority',
     });
+  });
+});
+
+describe('citadel with its CA key on a PKCS #11 token (SoftHSM2)', () => {
+  it('keeps a root for the token key in --state-dir and issues leaves that verify with it', async () => {
+    const token = `citadel-${process.pid}`;
+    execFileSync(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', token, '--pin', '1234', '--so-pin', '5678'],
+      {
+        stdio: 'pipe',
+      },
+    );
+    const pkcs11 = {
+      module: '/usr/lib/softhsm/libsofthsm2.so',
+      tokenLabel: token,
+      keyLabel: 'ca',
+      pin: '1234',
+    };
+    await generatePkcs11EcKey(pkcs11);
+    const running = await startCitadel([
+      '--pkcs11-module',
+      pkcs11.module,
+      '--pkcs11-token-label',
+      token,
+      '--pkcs11-key-label',
+      'ca',
+      '--pkcs11-pin',
+      '1234',
+    ]);
+    try {
+      expect(running.citadel.ca.material.signer.description).toBe(`PKCS#11 token "${token}" key "ca"`);
+      const dir = tempDir();
+      const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: localToken(running, 'default', 'alice'),
+      });
+      const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
+      expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(
+        `${leaf}: OK`,
+      );
+    } finally {
+      await running.app.component.stop(1000);
+      await running.citadel.ca.material.signer.close?.();
+    }
   });
 });

@@ -3,8 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CertificateAuthority,
+  Pkcs11Signer,
   RevocationStore,
   loadCacerts,
+  loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
   selfSignedMaterial,
 } from '@flotilla/pki';
@@ -40,7 +42,18 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
   const stateDir = resolve(options.stateDir);
   const material = options.cacertsDir
     ? loadCacerts(options.cacertsDir)
-    : await selfSignedMaterial(stateDir, options.trustDomain);
+    : options.pkcs11Module
+      ? await loadOrCreateSignerRoot(
+          stateDir,
+          options.trustDomain,
+          await Pkcs11Signer.open({
+            module: options.pkcs11Module,
+            tokenLabel: options.pkcs11TokenLabel,
+            keyLabel: options.pkcs11KeyLabel,
+            pin: options.pkcs11Pin,
+          }),
+        )
+      : await selfSignedMaterial(stateDir, options.trustDomain);
   const ca = new CertificateAuthority(material, {
     trustDomain: options.trustDomain,
     defaultTtlMs: options.defaultCertTtl,
@@ -96,7 +109,10 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     version: APP_VERSION,
     options,
     credentials: citadel.credentials,
-    onStop: () => tracing.shutdown(),
+    onStop: async () => {
+      await citadel.ca.material.signer.close?.();
+      await tracing.shutdown();
+    },
   });
   app.grpc.addService(
     caProto.IstioCertificateServiceService,

@@ -25,6 +25,11 @@ export interface CitadelOptions extends CommonOptions {
   kubeCaFile: string;
   ocspUrl: string;
   crlUrl: string;
+  /** PKCS #11 module holding the CA key; empty: a software key. */
+  pkcs11Module: string;
+  pkcs11TokenLabel: string;
+  pkcs11KeyLabel: string;
+  pkcs11Pin: string;
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -66,7 +71,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--cacerts-dir <dir>',
-        'plugged-in CA in Istio’s cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in --state-dir',
+        'plugged-in CA in Istio’s cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); empty: a self-signed root in the state folder',
         '',
         (v) => (v ? resolve(v) : ''),
       ),
@@ -90,7 +95,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--local-tokens <bool>',
-        'accept `flotilla token` tokens signed with the key in --state-dir',
+        'accept `flotilla token` tokens signed with the key in the state folder',
         true,
         parseBoolean,
       ),
@@ -109,5 +114,17 @@ export function citadelCommand(): Command {
     .addOption(
       option('--ocsp-url <url>', 'OCSP responder URL written into workload certificates; empty: none', ''),
     )
-    .addOption(option('--crl-url <url>', 'CRL URL written into workload certificates; empty: none', ''));
+    .addOption(option('--crl-url <url>', 'CRL URL written into workload certificates; empty: none', ''))
+    .addOption(
+      option(
+        '--pkcs11-module <path>',
+        'PKCS #11 module holding the CA key (e.g. /usr/lib/softhsm/libsofthsm2.so); its self-signed root is kept in the state folder',
+        '',
+      ),
+    )
+    .addOption(option('--pkcs11-token-label <label>', 'label of the token holding the CA key', 'flotilla-ca'))
+    .addOption(option('--pkcs11-key-label <label>', 'label of the CA key pair on the token', 'flotilla-ca'))
+    .addOption(
+      option('--pkcs11-pin <pin>', 'user PIN of the token (prefer the FLOTILLA_PKCS11_PIN variable)', ''),
+    );
 }

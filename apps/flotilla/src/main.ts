@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { analyzeCommand } from './commands/analyze';
+import { benchCommand } from './commands/bench';
 import { caCommand } from './commands/ca';
 import { proxyConfigCommand, proxyStatusCommand } from './commands/pilot-debug';
 import { tokenCommand } from './commands/token';
@@ -82,6 +83,7 @@ export function program(): Command {
     .addCommand(caCommand())
     .addCommand(proxyStatusCommand())
     .addCommand(proxyConfigCommand())
+    .addCommand(benchCommand())
     .addCommand(
       new Command('version').description('print the version').action(() => {
         process.stdout.write(`flotilla ${VERSION} (node ${process.version})\n`);

@@ -83,12 +83,8 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
   }
   if (options.kubernetes || options.kubeconfig) {
     // Loaded only when used: @kubernetes/client-node is a large ES module tree that costs start-up time.
-    const { ISTIO_TYPES, SERVICE_DISCOVERY_TYPES, loadKubeConfig } = await import('@flotilla/kube');
-    const { KubernetesSource } = await import('./sources/kubernetes-source.js');
-    const kc = loadKubeConfig(options.kubeconfig);
-    const source = new KubernetesSource({
-      kc,
-      types: [...ISTIO_TYPES, ...SERVICE_DISCOVERY_TYPES],
+    const { clusterSource } = await import('./sources/kubernetes-source.js');
+    const source = clusterSource(options.kubeconfig, {
       toResource: (object, type) => kubernetesResource(config, object, type),
       reportStatusOn: (type) => type.group.endsWith('istio.io'),
       debounceMs: options.debounce,

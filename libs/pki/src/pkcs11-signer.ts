@@ -38,7 +38,8 @@ async function loadModule(path: string): Promise<LoadedModule> {
     const js = imported.default ?? imported;
     const lib = new js.PKCS11();
     lib.load(path);
-    lib.C_Initialize();
+    // Signing runs on worker threads: the module must do its own locking (PKCS #11 v2.40 §5.4, CKF_OS_LOCKING_OK).
+    lib.C_Initialize({ flags: js.CKF_OS_LOCKING_OK });
     loaded = { lib, js, users: 0 };
     modules.set(path, loaded);
   }

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { openssl, opensslCsr, tempDir, writeTemp } from '@flotilla/testing';
@@ -15,31 +14,24 @@ const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
 
 /**
- * A SoftHSM2 token in a temporary folder: SOFTHSM2_CONF points SoftHSM at it (SoftHSM reads it when the module
- * is initialised, so it is set once for this test file, before any signer opens the module).
+ * A SoftHSM2 token of this test file's own, in the temporary token folder that jest.softhsm.cjs points
+ * SOFTHSM2_CONF at (SoftHSM reads the variable from the real environment, which Jest's copy cannot change).
  */
-const hsmDir = tempDir('flotilla-softhsm-');
-mkdirSync(join(hsmDir, 'tokens'));
-writeFileSync(
-  join(hsmDir, 'softhsm2.conf'),
-  `directories.tokendir = ${join(hsmDir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`,
-);
-process.env.SOFTHSM2_CONF = join(hsmDir, 'softhsm2.conf');
+const TOKEN = `flotilla-ca-${randomBytes(4).toString('hex')}`;
 execFileSync(
   'softhsm2-util',
-  ['--init-token', '--free', '--label', 'flotilla-ca', '--pin', '1234', '--so-pin', '5678'],
+  ['--init-token', '--free', '--label', TOKEN, '--pin', '1234', '--so-pin', '5678'],
   {
-    env: process.env,
     stdio: 'pipe',
   },
 );
 
 const CONFIG: Pkcs11Config = {
   module: MODULE,
-  tokenLabel: 'flotilla-ca',
+  tokenLabel: TOKEN,
   keyLabel: 'root',
   pin: '1234',
-  sessions: 2,
+  sessions: 4,
 };
 
 describe('PKCS #11 signer (SoftHSM2)', () => {
@@ -72,7 +64,7 @@ describe('PKCS #11 signer (SoftHSM2)', () => {
     );
   });
 
-  it('signs 64 concurrent requests through 2 sessions without CKR_OPERATION_ACTIVE, each signature valid', async () => {
+  it('signs 128 concurrent requests through 4 sessions on worker threads (no CKR_OPERATION_ACTIVE, no crash), each signature valid', async () => {
     const dir = tempDir();
     const ca = new CertificateAuthority(await loadOrCreateSignerRoot(dir, 'cluster.local', signer), {
       trustDomain: 'cluster.local',
@@ -80,10 +72,10 @@ describe('PKCS #11 signer (SoftHSM2)', () => {
       maxTtlMs: 3600_000,
     });
     const csr = csrPemToDer(opensslCsr(dir, 'alice', { uris: [ALICE] }));
-    const issued = await Promise.all(Array.from({ length: 64 }, () => ca.issueWorkload(csr, ALICE, 0)));
+    const issued = await Promise.all(Array.from({ length: 128 }, () => ca.issueWorkload(csr, ALICE, 0)));
     const root = new X509Certificate(ca.material.signingCertificate);
     for (const cert of issued) expect(new X509Certificate(cert.der).verify(root.publicKey)).toBe(true);
-    expect(new Set(issued.map((c) => c.serial)).size).toBe(64);
+    expect(new Set(issued.map((c) => c.serial)).size).toBe(128);
   });
 
   it('keeps the private key on the token: sensitive, not extractable, its value unreadable', () => {
@@ -94,7 +86,7 @@ describe('PKCS #11 signer (SoftHSM2)', () => {
     } catch (err) {
       if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test((err as Error).message)) throw err;
     }
-    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === 'flotilla-ca')!;
+    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === TOKEN)!;
     const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
     try {
       try {
@@ -124,7 +116,7 @@ describe('PKCS #11 signer (SoftHSM2)', () => {
 
   it('names the token labels it found when the token is missing, and a missing key', async () => {
     await expect(Pkcs11Signer.open({ ...CONFIG, tokenLabel: 'nope' })).rejects.toThrow(
-      /no PKCS #11 token labelled "nope" \(tokens: "flotilla-ca"\)/,
+      new RegExp(`no PKCS #11 token labelled "nope" \\(tokens: .*"${TOKEN}"`),
     );
     await expect(Pkcs11Signer.open({ ...CONFIG, keyLabel: 'missing' })).rejects.toThrow(
       /no EC key pair labelled "missing"/,

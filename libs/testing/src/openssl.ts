@@ -58,7 +58,8 @@ export function opensslCsr(
   }
   const csrPath = join(dir, `${name}.csr`);
   const args = ['req', '-new', '-key', keyPath, '-subj', options.subject ?? '/', '-out', csrPath];
-  if (options.uris?.length) args.push('-addext', `subjectAltName=${options.uris.map((u) => `URI:${u}`).join(',')}`);
+  if (options.uris?.length)
+    args.push('-addext', `subjectAltName=${options.uris.map((u) => `URI:${u}`).join(',')}`);
   openssl(args);
   return readFileSync(csrPath, 'utf8');
 }

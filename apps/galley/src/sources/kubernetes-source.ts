@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { ResourceWatcher, patchStatus } from '@flotilla/kube';
+import {
+  ISTIO_TYPES,
+  ResourceWatcher,
+  SERVICE_DISCOVERY_TYPES,
+  loadKubeConfig,
+  patchStatus,
+} from '@flotilla/kube';
 import type { ResourceType } from '@flotilla/kube';
 import { changedCollections, versionOf } from './snapshot';
 import type { Rejection, ServedResource, Snapshot, SourceResource } from './snapshot';
@@ -132,4 +138,19 @@ export class KubernetesSource<T> extends EventEmitter {
       (err: Error) => this.options.onError?.(err),
     );
   }
+}
+
+/**
+ * galley's cluster source: every Istio kind and the service discovery objects pilot needs, from the kubeconfig
+ * given (default: in-cluster, else ~/.kube/config).
+ */
+export function clusterSource<T>(
+  kubeconfig: string | undefined,
+  options: Omit<KubernetesSourceOptions<T>, 'kc' | 'types'>,
+): KubernetesSource<T> {
+  return new KubernetesSource({
+    ...options,
+    kc: loadKubeConfig(kubeconfig),
+    types: [...ISTIO_TYPES, ...SERVICE_DISCOVERY_TYPES],
+  });
 }

@@ -1,0 +1,368 @@
+// The pilot load simulator behind `flotilla bench pilot` and bench:pilot-load: M lightweight ADS clients (raw SotW
+// streams over the generated grpc-js client, each on its own connection, ACKing everything) against pilot fed N
+// generated services, then the same number of streams against a bare grpc-js server that writes the very bytes
+// pilot sent, so that noise on this shared machine hits both alike and the ratio is what is compared.
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { credentials } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { ads, core, discovery } from '@flotilla/proto';
+import { benchHost } from './pilot-host';
+import type { HostReply, HostRequest } from './pilot-host';
+
+const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
+const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+const TYPES = [LDS, RDS, CDS, EDS] as const;
+const SHORT: Record<string, string> = { [LDS]: 'LDS', [RDS]: 'RDS', [CDS]: 'CDS', [EDS]: 'EDS' };
+
+export interface PilotLoadOptions {
+  services: number;
+  proxies: number;
+  /** Services each proxy dials (svc-0, which every change touches, and others spread evenly). */
+  targets: number;
+  rounds: number;
+  debounceMs: number;
+  /** Seconds to wait for every proxy to sync, and for each change to converge. */
+  timeoutSeconds: number;
+  progress?: (line: string) => void;
+}
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+  /** Proxies (summed over rounds) that did not ACK before the timeout. */
+  missed: number;
+}
+
+export interface PilotLoadResult {
+  options: PilotLoadOptions;
+  syncedMs: number;
+  syncMissed: number;
+  vs: Percentiles;
+  endpoint: Percentiles;
+  rawVs: Percentiles;
+  rawEndpoint: Percentiles;
+  /** Responses by type that each proxy got for one change (proxy 0, last round). */
+  vsTypes: string;
+  endpointTypes: string;
+  vsBytes: number;
+  endpointBytes: number;
+  rssAfterSync: number;
+  maxRss: number;
+}
+
+/** One child process (pilot or the bare server) and request/reply over IPC, one at a time. */
+class Host {
+  private readonly child: ChildProcess;
+  private pending: ((reply: HostReply) => void)[] = [];
+  readonly ready: Promise<number>;
+
+  constructor(args: string[]) {
+    this.child = fork(join(__dirname, 'pilot-host.js'), args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.child.once('exit', (code) => reject(new Error(`bench host exited with ${code}`)));
+      this.pending.push((reply) => resolve((reply as { port: number }).port));
+    });
+    this.child.on('message', (reply: HostReply) => this.pending.shift()?.(reply));
+  }
+
+  call(request: HostRequest): Promise<HostReply> {
+    return new Promise((resolve) => {
+      this.pending.push(resolve);
+      this.child.send(request);
+    });
+  }
+
+  async stats(): Promise<{ rss: number; maxRss: number; streams: number }> {
+    return (await this.call({ type: 'stats' })) as { rss: number; maxRss: number; streams: number };
+  }
+
+  stop(): void {
+    this.child.removeAllListeners('exit');
+    this.child.disconnect();
+  }
+}
+
+/** A proxy: one connection, one ADS stream, ACKs every response, and records when it ACKed each type. */
+class LoadClient {
+  private readonly client: InstanceType<typeof ads.AggregatedDiscoveryServiceClient>;
+  private readonly stream: ClientDuplexStream<discovery.DiscoveryRequest, discovery.DiscoveryResponse>;
+  readonly counts = new Map<string, number>();
+  readonly received: { at: number; response: discovery.DiscoveryResponse }[] = [];
+  syncedAt: number | undefined;
+  private waiters: { typeUrl: string; count: number; resolve: (at: number) => void }[] = [];
+
+  constructor(
+    address: string,
+    private readonly subscriptions: Map<string, string[]>,
+    node: core.Node | undefined,
+    private readonly capture: boolean,
+  ) {
+    this.client = new ads.AggregatedDiscoveryServiceClient(address, credentials.createInsecure(), {
+      // Its own connection, as a real proxy has: grpc-js would otherwise share one among all clients.
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.max_receive_message_length': -1,
+    });
+    this.stream = this.client.streamAggregatedResources();
+    this.stream.on('error', () => undefined);
+    this.stream.on('data', (response: discovery.DiscoveryResponse) => this.onResponse(response));
+    let first = true;
+    for (const [typeUrl, resourceNames] of subscriptions) {
+      this.stream.write(
+        discovery.DiscoveryRequest.fromPartial({ node: first ? node : undefined, typeUrl, resourceNames }),
+      );
+      first = false;
+    }
+  }
+
+  private onResponse(response: discovery.DiscoveryResponse): void {
+    this.stream.write(
+      discovery.DiscoveryRequest.fromPartial({
+        typeUrl: response.typeUrl,
+        versionInfo: response.versionInfo,
+        responseNonce: response.nonce,
+        resourceNames: this.subscriptions.get(response.typeUrl) ?? [],
+      }),
+    );
+    const at = performance.now();
+    if (this.capture) this.received.push({ at, response });
+    const count = (this.counts.get(response.typeUrl) ?? 0) + 1;
+    this.counts.set(response.typeUrl, count);
+    if (this.syncedAt === undefined && TYPES.every((t) => this.counts.has(t))) this.syncedAt = at;
+    this.waiters = this.waiters.filter((w) => {
+      if (w.typeUrl !== response.typeUrl || count < w.count) return true;
+      w.resolve(at);
+      return false;
+    });
+  }
+
+  count(typeUrl: string): number {
+    return this.counts.get(typeUrl) ?? 0;
+  }
+
+  /** When this proxy ACKed its `count`th response of the type. */
+  ackedAt(typeUrl: string, count: number): Promise<number> {
+    return new Promise((resolve) => {
+      if (this.count(typeUrl) >= count) resolve(performance.now());
+      else this.waiters.push({ typeUrl, count, resolve });
+    });
+  }
+
+  close(): void {
+    this.stream.cancel();
+    this.client.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentiles(latencies: number[], missed: number): Percentiles {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN;
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN, missed };
+}
+
+/** Every client's ACK of `perClient` more responses of a type, in ms after `start`, missing ones after the timeout. */
+async function converge(
+  clients: LoadClient[],
+  typeUrl: string,
+  perClient: number,
+  timeoutMs: number,
+  trigger: () => Promise<unknown>,
+): Promise<{ latencies: number[]; missed: number }> {
+  const waits = clients.map((c) => c.ackedAt(typeUrl, c.count(typeUrl) + perClient));
+  const start = performance.now();
+  await trigger();
+  const timeout = sleep(timeoutMs).then(() => undefined);
+  const done = await Promise.all(waits.map((w) => Promise.race([w, timeout])));
+  const latencies = done.filter((at): at is number => at !== undefined).map((at) => at - start);
+  return { latencies, missed: done.length - latencies.length };
+}
+
+function targetsOf(proxy: number, options: PilotLoadOptions): number[] {
+  const out = [0];
+  const others = options.services - 1;
+  for (let j = 0; j < options.targets - 1 && others > 0; j++) {
+    out.push(1 + ((proxy * (options.targets - 1) + j) % others));
+  }
+  return [...new Set(out)];
+}
+
+function subscriptionsOf(targets: number[]): Map<string, string[]> {
+  const listeners = targets.map((i) => `${benchHost(i)}:9080`);
+  const clusters = targets.flatMap((i) => ['', 'v1', 'v2'].map((s) => `outbound|9080|${s}|${benchHost(i)}`));
+  // What grpc-js-xds asks for once it has read the listener (RDS) and the routes (CDS, then EDS).
+  return new Map([
+    [LDS, listeners],
+    [RDS, listeners],
+    [CDS, clusters],
+    [EDS, clusters],
+  ]);
+}
+
+async function connect(
+  count: number,
+  make: (i: number) => LoadClient,
+  synced: (c: LoadClient) => boolean,
+  timeoutMs: number,
+): Promise<{ clients: LoadClient[]; ms: number; missed: number }> {
+  const start = performance.now();
+  const clients: LoadClient[] = [];
+  for (let i = 0; i < count; i++) {
+    clients.push(make(i));
+    // Yield now and then so that early streams are served while the rest connect, as a real fleet would be.
+    if (i % 100 === 99) await sleep(0);
+  }
+  while (performance.now() - start < timeoutMs && !clients.every(synced)) await sleep(50);
+  const missed = clients.filter((c) => !synced(c)).length;
+  const last = Math.max(...clients.map((c) => c.syncedAt ?? performance.now()));
+  return { clients, ms: last - start, missed };
+}
+
+function responsesSince(client: LoadClient, since: number): discovery.DiscoveryResponse[] {
+  return client.received.filter((r) => r.at >= since).map((r) => r.response);
+}
+
+export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoadResult> {
+  const log = options.progress ?? (() => undefined);
+  const timeoutMs = options.timeoutSeconds * 1000;
+
+  log(`starting pilot with ${options.services} services`);
+  const pilot = new Host(['pilot', String(options.services), String(options.debounceMs)]);
+  const pilotAddress = `127.0.0.1:${await pilot.ready}`;
+  log(`connecting ${options.proxies} proxies`);
+  const sync = await connect(
+    options.proxies,
+    (i) =>
+      new LoadClient(
+        pilotAddress,
+        subscriptionsOf(targetsOf(i, options)),
+        core.Node.fromPartial({
+          id: `sidecar~10.200.${(i >> 8) & 255}.${i & 255}~load-${i}.bench~bench.svc.cluster.local`,
+          metadata: { GENERATOR: 'grpc' },
+        }),
+        i === 0,
+      ),
+    (c) => c.syncedAt !== undefined,
+    timeoutMs,
+  );
+  const clients = sync.clients;
+  log(`synced in ${sync.ms.toFixed(0)} ms (${sync.missed} missed)`);
+  const rssAfterSync = (await pilot.stats()).rss;
+
+  const measure = async (what: 'vs' | 'endpoint', typeUrl: string) => {
+    const latencies: number[] = [];
+    let missed = 0;
+    let responses: discovery.DiscoveryResponse[] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      await sleep(500);
+      const since = performance.now();
+      const r = await converge(clients, typeUrl, 1, timeoutMs, () =>
+        pilot.call({ type: 'change', what, round }),
+      );
+      latencies.push(...r.latencies);
+      missed += r.missed;
+      // Anything else pushed for this change arrives within the wait above or not at all.
+      await sleep(200);
+      responses = responsesSince(clients[0], since);
+      log(
+        `${what} change ${round + 1}/${options.rounds}: p99 ${percentiles(r.latencies, r.missed).p99.toFixed(0)} ms`,
+      );
+    }
+    return { stats: percentiles(latencies, missed), responses };
+  };
+  const vs = await measure('vs', RDS);
+  const endpoint = await measure('endpoint', EDS);
+  const { maxRss } = await pilot.stats();
+  for (const c of clients) c.close();
+  pilot.stop();
+
+  // The same bytes to the same number of streams through a bare grpc-js server.
+  log(`bare grpc-js fan-out to ${options.proxies} streams`);
+  const raw = new Host(['raw']);
+  const rawAddress = `127.0.0.1:${await raw.ready}`;
+  const rawClients = (
+    await connect(
+      options.proxies,
+      () => new LoadClient(rawAddress, new Map([[LDS, []]]), core.Node.fromPartial({ id: 'raw' }), false),
+      () => true,
+      timeoutMs,
+    )
+  ).clients;
+  const start = performance.now();
+  while ((await raw.stats()).streams < options.proxies && performance.now() - start < timeoutMs)
+    await sleep(50);
+  const fanout = async (responses: discovery.DiscoveryResponse[]) => {
+    const latencies: number[] = [];
+    let missed = 0;
+    const encoded = responses.map((r) =>
+      Buffer.from(discovery.DiscoveryResponse.encode(r).finish()).toString('base64'),
+    );
+    for (let round = 0; round < options.rounds; round++) {
+      await sleep(500);
+      const typeUrl = responses[responses.length - 1].typeUrl;
+      const perClient = responses.filter((r) => r.typeUrl === typeUrl).length;
+      const r = await converge(rawClients, typeUrl, perClient, timeoutMs, () =>
+        raw.call({ type: 'fanout', responses: encoded }),
+      );
+      latencies.push(...r.latencies);
+      missed += r.missed;
+    }
+    return percentiles(latencies, missed);
+  };
+  const rawVs = await fanout(vs.responses);
+  const rawEndpoint = await fanout(endpoint.responses);
+  for (const c of rawClients) c.close();
+  raw.stop();
+
+  const describe = (responses: discovery.DiscoveryResponse[]) =>
+    responses.map((r) => `${SHORT[r.typeUrl] ?? r.typeUrl}×${r.resources.length}`).join(' + ') || 'none';
+  const bytes = (responses: discovery.DiscoveryResponse[]) =>
+    responses.reduce((sum, r) => sum + discovery.DiscoveryResponse.encode(r).finish().length, 0);
+  return {
+    options,
+    syncedMs: sync.ms,
+    syncMissed: sync.missed,
+    vs: vs.stats,
+    endpoint: endpoint.stats,
+    rawVs,
+    rawEndpoint,
+    vsTypes: describe(vs.responses),
+    endpointTypes: describe(endpoint.responses),
+    vsBytes: bytes(vs.responses),
+    endpointBytes: bytes(endpoint.responses),
+    rssAfterSync,
+    maxRss,
+  };
+}
+
+export function formatPilotLoad(r: PilotLoadResult): string {
+  const o = r.options;
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  const line = (name: string, p: Percentiles, raw: Percentiles, goal: number) =>
+    `  ${name}: p50 ${ms(p.p50)}, p99 ${ms(p.p99)} (goal ${goal} ms), max ${ms(p.max)}, missed ${p.missed}; ` +
+    `bare fan-out p99 ${ms(raw.p99)}; ratio ${(p.p99 / raw.p99).toFixed(2)} ` +
+    `(${((p.p99 - o.debounceMs) / raw.p99).toFixed(2)} without the ${o.debounceMs} ms debounce)`;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+  return [
+    `pilot load: ${o.services} services, ${o.proxies} proxies dialing ${o.targets} services each, ` +
+      `${o.rounds} rounds, debounce ${o.debounceMs} ms`,
+    `  all synced: ${(r.syncedMs / 1000).toFixed(1)} s (goal 20 s), ${r.syncMissed} not synced`,
+    line(`VirtualService change (${r.vsTypes}, ${r.vsBytes} B per proxy)`, r.vs, r.rawVs, 1000),
+    line(
+      `endpoint change (${r.endpointTypes}, ${r.endpointBytes} B per proxy)`,
+      r.endpoint,
+      r.rawEndpoint,
+      300,
+    ),
+    `  pilot RSS: ${mb(r.rssAfterSync)} after sync, ${mb(r.maxRss)} peak (goal 1024 MB)`,
+  ].join('\n');
+}

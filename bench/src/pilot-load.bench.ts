@@ -1,0 +1,25 @@
+// Pilot's load simulator (issue 4, item 8), the same run as `flotilla bench pilot`: loaded from the CLI's build
+// (apps/flotilla/dist; the target builds it and pilot first). Sizes from BENCH_SERVICES, BENCH_PROXIES.
+import { resolve } from 'node:path';
+
+interface PilotLoad {
+  runPilotLoad(options: Record<string, unknown>): Promise<unknown>;
+  formatPilotLoad(result: unknown): string;
+}
+
+const load = require(resolve(__dirname, '../../apps/flotilla/dist/bench/pilot-load.js')) as PilotLoad;
+
+void load
+  .runPilotLoad({
+    services: Number(process.env.BENCH_SERVICES ?? 1000),
+    proxies: Number(process.env.BENCH_PROXIES ?? 2000),
+    targets: Number(process.env.BENCH_TARGETS ?? 5),
+    rounds: Number(process.env.BENCH_ROUNDS ?? 5),
+    debounceMs: 100,
+    timeoutSeconds: 60,
+    progress: (line: string) => process.stderr.write(`${line}\n`),
+  })
+  .then((result) => {
+    console.log(load.formatPilotLoad(result));
+    process.exit(0);
+  });
