@@ -37,7 +37,9 @@ describe('deploy/k8s/base/cluster', () => {
   });
 
   it("binds galley's ClusterRole to the galley ServiceAccount the overlay creates", () => {
-    const binding = objects().find((o) => o.kind === 'ClusterRoleBinding') as K8sObject & {
+    const binding = objects().find(
+      (o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'flotilla-galley',
+    ) as K8sObject & {
       subjects: { kind: string; name: string; namespace: string }[];
       roleRef: { name: string };
     };
@@ -49,6 +51,15 @@ describe('deploy/k8s/base/cluster', () => {
       (r) => r.object,
     );
     expect(overlay.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'galley')).toBe(true);
+  });
+
+  it('lets citadel review service-account tokens (system:auth-delegator)', () => {
+    const binding = objects().find((o) => o.metadata.name === 'flotilla-citadel-tokenreview') as K8sObject & {
+      subjects: unknown[];
+      roleRef: { name: string };
+    };
+    expect(binding.roleRef.name).toBe('system:auth-delegator');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'citadel', namespace: NAMESPACE }]);
   });
 
   it("sends AdmissionReviews for every Istio group to galley's webhook port on /validate", () => {

@@ -104,7 +104,15 @@ export const FACTS: Record<AppName, AppFact> = {
     port('grpc-tls', '--grpc-port', 8060),
     monitoring(15016),
     [],
-    ['--state-dir', '--trust-domain', '--serving-dns-names'],
+    [
+      '--state-dir',
+      '--trust-domain',
+      '--serving-dns-names',
+      '--local-tokens',
+      '--kube-api-server',
+      '--kube-token-file',
+      '--kube-ca-file',
+    ],
     [{ flag: '--state-dir', env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
   ),
 };
