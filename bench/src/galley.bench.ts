@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     toWatch.sort((a, b) => a - b);
     console.log(
       `4. File change to MCP sink over ${toSink.length} changes: p50 ${percentile(toSink, 50)} ms, p99 ${percentile(toSink, 99)} ms ` +
-        `(galley debounces 20 ms; the file notification alone: p50 ${percentile(toWatch, 50)} ms, p99 ${percentile(toWatch, 99)} ms)`,
+        `(galley debounces 10 ms; the file notification alone: p50 ${percentile(toWatch, 50)} ms, p99 ${percentile(toWatch, 99)} ms)`,
     );
   } finally {
     sink.stop();

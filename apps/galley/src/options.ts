@@ -66,7 +66,7 @@ export function galleyCommand(): Command {
       option(
         '--debounce <ms>',
         'quiet time after a file or object change before serving a new snapshot',
-        20,
+        10,
         parsePositiveNumber,
       ),
     )
