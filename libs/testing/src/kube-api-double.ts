@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendJson, sendKubeStatus } from './http-json';
 
 /**
  * A TEST DOUBLE of the Kubernetes API server, for tests of code that uses the real @kubernetes/client-node
@@ -74,7 +75,7 @@ export class KubeApiServerDouble {
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) status(res, 500, 'InternalError', (err as Error).message);
+        if (!res.headersSent) sendKubeStatus(res, 500, 'InternalError', (err as Error).message);
         else res.end();
       });
     });
@@ -198,7 +199,12 @@ export class KubeApiServerDouble {
     const route = parsePath(url.pathname);
     const type = route && this.types.get(typeKey(route.group, route.version, route.plural));
     if (!route || !type)
-      return status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
+      return sendKubeStatus(
+        res,
+        404,
+        'NotFound',
+        `the server could not find the requested resource ${url.pathname}`,
+      );
     const key = typeKey(type.group, type.version, type.plural);
 
     if (req.method === 'GET' && !route.name) {
@@ -207,7 +213,7 @@ export class KubeApiServerDouble {
       const items = [...this.store(key).values()].filter(
         (o) => !route.namespace || o.metadata.namespace === route.namespace,
       );
-      return json(res, 200, {
+      return sendJson(res, 200, {
         apiVersion: type.group ? `${type.group}/${type.version}` : type.version,
         kind: `${type.kind}List`,
         metadata: { resourceVersion: String(this.resourceVersion) },
@@ -215,19 +221,24 @@ export class KubeApiServerDouble {
       });
     }
     if (!route.name)
-      return status(res, 405, 'MethodNotAllowed', `${req.method} is not supported on a collection here`);
+      return sendKubeStatus(
+        res,
+        405,
+        'MethodNotAllowed',
+        `${req.method} is not supported on a collection here`,
+      );
     const existing = this.store(key).get(`${route.namespace ?? ''}/${route.name}`);
-    if (!existing) return status(res, 404, 'NotFound', `${type.plural} "${route.name}" not found`);
-    if (req.method === 'GET') return json(res, 200, existing);
+    if (!existing) return sendKubeStatus(res, 404, 'NotFound', `${type.plural} "${route.name}" not found`);
+    if (req.method === 'GET') return sendJson(res, 200, existing);
     if (route.subresource === 'status' && (req.method === 'PUT' || req.method === 'PATCH')) {
       const patch = body as { status?: unknown };
       const stored = this.apply(type, {
         ...existing,
         status: req.method === 'PUT' ? patch.status : mergePatch(existing.status, patch.status),
       });
-      return json(res, 200, stored);
+      return sendJson(res, 200, stored);
     }
-    return status(
+    return sendKubeStatus(
       res,
       405,
       'MethodNotAllowed',
@@ -327,22 +338,4 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   return text ? JSON.parse(text) : undefined;
-}
-
-function json(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function status(res: ServerResponse, code: number, reason: string, message: string): void {
-  json(res, code, {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  });
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendJson, sendKubeStatus } from './http-json';
 
 /**
  * A TEST DOUBLE of the Kubernetes API server's TokenReview API, speaking the real HTTP protocol
@@ -76,18 +77,20 @@ export class KubeTokenReviewDouble {
     req.on('end', () => {
       if (this.failures && this.failures.count > 0) {
         this.failures.count--;
-        return status(res, this.failures.status, 'InternalError', 'injected failure');
+        return sendKubeStatus(res, this.failures.status, 'InternalError', 'injected failure');
       }
       const url = new URL(req.url ?? '/', this.url);
       if (url.pathname !== '/apis/authentication.k8s.io/v1/tokenreviews') {
-        return status(res, 404, 'NotFound', 'the server could not find the requested resource');
+        return sendKubeStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       }
-      if (req.method !== 'POST') return status(res, 405, 'MethodNotAllowed', `${req.method} is not allowed`);
+      if (req.method !== 'POST')
+        return sendKubeStatus(res, 405, 'MethodNotAllowed', `${req.method} is not allowed`);
       const caller = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-      if (!caller || !this.tokens.has(caller)) return status(res, 401, 'Unauthorized', 'Unauthorized');
+      if (!caller || !this.tokens.has(caller))
+        return sendKubeStatus(res, 401, 'Unauthorized', 'Unauthorized');
       if (!this.reviewers.has(caller)) {
         const sa = this.tokens.get(caller)!;
-        return status(
+        return sendKubeStatus(
           res,
           403,
           'Forbidden',
@@ -98,14 +101,14 @@ export class KubeTokenReviewDouble {
       try {
         review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
-        return status(res, 400, 'BadRequest', 'the body is not JSON');
+        return sendKubeStatus(res, 400, 'BadRequest', 'the body is not JSON');
       }
       if (
         review.kind !== 'TokenReview' ||
         review.apiVersion !== 'authentication.k8s.io/v1' ||
         !review.spec?.token
       ) {
-        return status(
+        return sendKubeStatus(
           res,
           400,
           'BadRequest',
@@ -143,7 +146,7 @@ export class KubeTokenReviewDouble {
           audiences: matching,
         };
       }
-      json(res, 201, {
+      sendJson(res, 201, {
         kind: 'TokenReview',
         apiVersion: 'authentication.k8s.io/v1',
         metadata: { creationTimestamp: null },
@@ -152,22 +155,4 @@ export class KubeTokenReviewDouble {
       });
     });
   }
-}
-
-function json(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function status(res: ServerResponse, code: number, reason: string, message: string): void {
-  json(res, code, {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  });
 }

@@ -1,3 +1,4 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { fault, packAny, route, routeComponents } from '@flotilla/proto';
 import type { Service } from '@flotilla/registry';
 import { TypeUrl, contentVersion } from '@flotilla/xds';
@@ -28,26 +29,8 @@ type StringMatcher = NonNullable<NonNullable<RouteMatch['headers'][number]>['str
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 export const DEFAULT_RETRY_ATTEMPTS = 2;
 
-/** gRPC status names (Istio's HTTPFaultInjection.Abort.grpcStatus) to codes. */
-const GRPC_CODES: Record<string, number> = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
+/** gRPC status names (Istio's HTTPFaultInjection.Abort.grpcStatus, e.g. "UNAVAILABLE") to codes. */
+const GRPC_CODES = grpcStatus as unknown as Record<string, number | undefined>;
 
 function stringMatcher(m: StringMatch, ignoreCase = false): StringMatcher | undefined {
   if (m.exact !== undefined) return { exact: m.exact, ignoreCase } as StringMatcher;
