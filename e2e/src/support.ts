@@ -46,13 +46,18 @@ export class LocalMesh {
     this.exited = new Promise((r) => process.once('exit', (code) => r(code)));
   }
 
-  static async start(extraArgs: string[] = [], portArgs?: string[], stateDir?: string): Promise<LocalMesh> {
+  static async start(
+    extraArgs: string[] = [],
+    portArgs?: string[],
+    stateDir?: string,
+    samples = false,
+  ): Promise<LocalMesh> {
     const ports =
       portArgs ?? (await freePorts(PORT_OPTIONS.length)).flatMap((p, i) => [PORT_OPTIONS[i], String(p)]);
     const state = stateDir ?? mkdtempSync(join(tmpdir(), 'flotilla-e2e-'));
     const child = spawn(
       process.execPath,
-      [FLOTILLA_BIN, 'up', '--state', state, '--no-samples', ...ports, ...extraArgs],
+      [FLOTILLA_BIN, 'up', '--state', state, ...(samples ? [] : ['--no-samples']), ...ports, ...extraArgs],
       {
         cwd: WORKSPACE_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],

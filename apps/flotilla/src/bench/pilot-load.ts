@@ -65,6 +65,8 @@ class Host {
   constructor(args: string[]) {
     this.child = fork(join(__dirname, 'pilot-host.js'), args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // For profiling the server side, e.g. FLOTILLA_BENCH_HOST_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: (process.env.FLOTILLA_BENCH_HOST_ARGS ?? '').split(' ').filter(Boolean),
     });
     this.ready = new Promise((resolve, reject) => {
       this.child.once('exit', (code) => reject(new Error(`bench host exited with ${code}`)));

@@ -1,4 +1,4 @@
-const COLOURS = { galley: 36, pilot: 35, mixer: 33, citadel: 32 } as const;
+const COLOURS = { galley: 36, pilot: 35, mixer: 33, citadel: 32, bookinfo: 34 } as const;
 const LEVEL_COLOURS: Record<string, number> = {
   error: 31,
   fatal: 31,

@@ -98,9 +98,7 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
   output.out(endpointTable(endpoints));
   output.out(`endpoints: ${endpointsFile}`);
   output.out(`mesh config: ${resolve(options.configDir)}`);
-  if (options.samples) {
-    output.out('samples: none are runnable yet (the bookinfo proxyless workloads need pilot’s ADS server)');
-  }
+  if (options.samples) startSamples(endpoints.pilot.xds, processes, () => stopping, output, paint);
   output.out('Press Ctrl-C to stop.');
 
   const next = await Promise.race([
@@ -110,6 +108,36 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
   if (next.kind === 'died') return failed(next.process, next.code, stop, output);
   await stop(`${next.signal} received`);
   return 0;
+}
+
+/**
+ * The sample mesh: apps/bookinfo's proxyless gRPC workloads, on the ports of examples/bookinfo's WorkloadEntries,
+ * dialing each other as xds:/// targets through pilot, and printing requests per reviews version. Supervised like
+ * the apps and stopped with them; unlike them, its exit does not stop the mesh.
+ */
+function startSamples(
+  pilotXds: string,
+  processes: SupervisedProcess[],
+  stopping: () => boolean,
+  output: Output,
+  paint: ReturnType<typeof painter>,
+): void {
+  const script = appEntryPoint('bookinfo');
+  if (!existsSync(script)) {
+    output.out(`samples: ${script} is missing (build it: npx nx run bookinfo:build); running without them`);
+    return;
+  }
+  const sample = spawnSupervised({
+    name: 'bookinfo',
+    script,
+    args: ['--xds', pilotXds],
+    onLine: (line) => output.out(formatLine('bookinfo', line, paint)),
+  });
+  processes.push(sample);
+  void sample.exited.then((code) => {
+    if (!stopping()) output.out(`samples: bookinfo exited (${code}); the mesh keeps running`);
+  });
+  output.out('samples: bookinfo (productpage → details, reviews v1/v2 → ratings) routed by pilot over xDS');
 }
 
 function defaultOutput(): Output {
