@@ -244,7 +244,9 @@ export class McpSink extends EventEmitter<McpSinkEvents> {
     if (this.stopped) return;
     const delay = this.backoff.next();
     this.reconnects++;
-    this.log.warn({ error: message, retryInMs: delay, wasConnected }, 'MCP stream ended; reconnecting');
+    // Not reaching galley yet (it may still be starting) is routine; losing a stream that worked is worth a warning.
+    const level = wasConnected ? 'warn' : 'info';
+    this.log[level]({ error: message, retryInMs: delay, wasConnected }, 'MCP stream ended; reconnecting');
     this.emit('disconnected', error);
     this.timer = setTimeout(() => {
       this.timer = undefined;
