@@ -65,7 +65,10 @@ export function configDumpHandler(ads: AdsServer, xds: PilotXds): DebugHandler {
     if (!connection) return json({ error: `no connected proxy ${proxyId}` }, 404);
     const dump = xds.configDump(connection);
     if (!dump)
-      return json({ error: `no generator for proxy ${proxyId} (only GENERATOR=grpc is served)` }, 404);
+      return json(
+        { error: `no generator for proxy ${proxyId} (served: GENERATOR=grpc and Envoy sidecars)` },
+        404,
+      );
     return json(configDump.ConfigDump.toJSON(dump));
   };
 }

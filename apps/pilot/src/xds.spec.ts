@@ -70,21 +70,31 @@ describe('MeshModel and push policy', () => {
     expect(scope(fakeConnection(grpcNode(), {}))).toBe(false);
   });
 
-  it('sends non-gRPC nodes empty responses (no Envoy generator yet) and builds config dumps for gRPC ones', async () => {
+  it('serves Envoy sidecars with the Envoy generator, gateways nothing yet, and builds config dumps', async () => {
     const model = new MeshModel();
     applyDocs(model, bookinfoDocs());
     const xds = new PilotXds({ model, logger });
     const generators = xds.xdsGenerators();
+    const watched = { typeUrl: TypeUrl.Listener, wildcard: true, names: new Set<string>() };
     const envoy = fakeConnection(
       grpcNode('sidecar~10.0.0.9~envoy.bookinfo~bookinfo.svc.cluster.local', { GENERATOR: '' }),
-      {
-        [TypeUrl.Listener]: [],
-      },
+      { [TypeUrl.Listener]: [] },
     );
-    const watched = { typeUrl: TypeUrl.Listener, wildcard: true, names: new Set<string>() };
-    const context = { connection: envoy, watched, push: undefined as never, cache: undefined as never };
+    const envoyContext = { connection: envoy, watched, push: undefined as never, cache: undefined as never };
+    expect((await generators[TypeUrl.Listener](envoyContext)).map((e) => e.name)).toEqual([
+      'virtualOutbound',
+      '0.0.0.0_9080',
+      'virtualInbound',
+    ]);
+    expect(xds.configGeneratorFor(envoy)?.name).toBe('envoy');
+
+    const gateway = fakeConnection(
+      grpcNode('router~10.0.0.8~ingress.istio-system~istio-system.svc.cluster.local', { GENERATOR: '' }),
+      { [TypeUrl.Listener]: [] },
+    );
+    const context = { connection: gateway, watched, push: undefined as never, cache: undefined as never };
     expect(await generators[TypeUrl.Listener](context)).toEqual([]);
-    expect(xds.configDump(envoy)).toBeUndefined();
+    expect(xds.configDump(gateway)).toBeUndefined();
 
     const client = fakeConnection(grpcNode(), {
       [TypeUrl.Listener]: [`${REVIEWS}:9080`],

@@ -9,6 +9,8 @@ import type {
   PushScope,
   ResourceEntry,
 } from '@flotilla/xds';
+import { EnvoyGenerator } from './generators/envoy';
+import type { MeshConfig } from './generators/envoy';
 import { GrpcGenerator } from './generators/grpc-generator';
 import { parseClusterName, proxyOf } from './generators/model';
 import type { Proxy } from './generators/model';
@@ -27,8 +29,13 @@ const OUTPUTS: readonly [string, Output][] = [
 export interface PilotXdsOptions {
   model: MeshModel;
   logger: Logger;
-  /** Generators by node metadata GENERATOR; default: "grpc" only (the Envoy generator is issue 7's). */
+  /**
+   * Generators by node metadata GENERATOR; a sidecar node without GENERATOR gets the "envoy" one. Default: "grpc"
+   * (proxyless gRPC) and "envoy" (Envoy sidecars).
+   */
   generators?: ReadonlyMap<string, ConfigGenerator>;
+  /** The mesh config the Envoy generator follows (outboundTrafficPolicy); default ALLOW_ANY. */
+  meshConfig?: MeshConfig;
   /** Share encodings across proxies with identical inputs (default true); off only to measure what it saves. */
   shareEncodings?: boolean;
   /** Requests wait for this (galley's first complete config) before they are answered. */
@@ -53,7 +60,11 @@ export class PilotXds {
     this.model = options.model;
     this.logger = options.logger.child({ module: 'pilot-xds' });
     this.generators =
-      options.generators ?? new Map([['grpc', new GrpcGenerator((message) => this.logger.warn(message))]]);
+      options.generators ??
+      new Map<string, ConfigGenerator>([
+        ['grpc', new GrpcGenerator((message) => this.logger.warn(message))],
+        ['envoy', new EnvoyGenerator(options.meshConfig)],
+      ]);
     this.shareEncodings = options.shareEncodings ?? true;
     this.ready = options.ready;
     void this.ready?.then(() => (this.ready = undefined));
@@ -99,16 +110,20 @@ export class PilotXds {
     return proxy;
   }
 
-  /** The generator for a connection, or undefined (logged once per connection): no Envoy generator yet. */
+  /**
+   * The generator for a connection: by its GENERATOR metadata, or "envoy" for a sidecar without one; undefined
+   * (logged once per connection) for anything else, such as gateways ("router~…"), which have none yet.
+   */
   configGeneratorFor(connection: ConnectionInfo): ConfigGenerator | undefined {
     const proxy = this.proxyOf(connection);
-    const generator = this.generators.get(proxy.generator);
+    const name = proxy.generator || (proxy.type === 'sidecar' ? 'envoy' : '');
+    const generator = name ? this.generators.get(name) : undefined;
     if (!generator && !this.warnedNoGenerator.has(connection)) {
       this.warnedNoGenerator.add(connection);
       this.logger.warn(
-        { connection: connection.id, generator: proxy.generator || undefined },
-        'no xDS generator for this node yet (only GENERATOR=grpc, proxyless gRPC, is served; Envoy comes with ' +
-          'the Envoy generator): it is sent empty responses',
+        { connection: connection.id, generator: proxy.generator || undefined, type: proxy.type },
+        'no xDS generator for this node (served: GENERATOR=grpc and Envoy sidecars; gateways are not yet): ' +
+          'it is sent empty responses',
       );
     }
     return generator;
