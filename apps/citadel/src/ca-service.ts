@@ -9,8 +9,11 @@ import { authenticate, bearerTokenOf } from './authn';
 import type { Authenticator, Credentials } from './authn';
 import { STATUS_OF, toServiceError } from './grpc-errors';
 
+/** What signs workload certificates: citadel's CertificateAuthority, or Vault (VaultLeafIssuer). */
+export type WorkloadIssuer = Pick<CertificateAuthority, 'issueWorkload'>;
+
 export interface CertificateServiceDeps {
-  ca: CertificateAuthority;
+  ca: WorkloadIssuer;
   authenticators: readonly Authenticator[];
   logger: Logger;
   metrics: Registry;

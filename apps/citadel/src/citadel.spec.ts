@@ -9,6 +9,7 @@ import { createApp } from '@flotilla/service-kit';
 import type { App } from '@flotilla/service-kit';
 import {
   KubeTokenReviewDouble,
+  VaultDouble,
   openssl,
   opensslCsr,
   opensslKey,
@@ -62,7 +63,7 @@ async function startCitadel(args: string[] = []): Promise<Running> {
   app.grpc.addService(
     caProto.IstioCertificateServiceService,
     certificateService({
-      ca: citadel.ca,
+      ca: citadel.issuer,
       authenticators: citadel.authenticators,
       logger: app.logger,
       metrics: app.metrics,
@@ -552,5 +553,60 @@ describe('citadel with its CA key on a PKCS #11 token (SoftHSM2)', () => {
       await running.app.component.stop(1000);
       await running.citadel.ca.material.signer.close?.();
     }
+  });
+});
+
+describe('citadel with its CA key in Vault (against the Vault test double)', () => {
+  let vault: VaultDouble;
+  beforeAll(async () => {
+    vault = await VaultDouble.start({ kubernetes: { role: 'citadel', jwt: 'sa-jwt' } });
+  });
+  afterAll(() => vault.close());
+
+  async function issueAndVerify(args: string[]): Promise<string[]> {
+    const running = await startCitadel(['--vault-address', vault.url, ...args]);
+    try {
+      const dir = tempDir();
+      const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: localToken(running, 'default', 'alice'),
+      });
+      expect(chain.at(-1)!.trim()).toBe(vault.rootPem);
+      expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
+      const root = writeTemp(dir, 'root.pem', vault.rootPem);
+      const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
+      const untrusted = writeTemp(dir, 'chain.pem', chain.slice(1, -1).join('\n'));
+      expect(openssl(['verify', '-x509_strict', '-CAfile', root, '-untrusted', untrusted, leaf])).toContain(
+        'OK',
+      );
+      return chain;
+    } finally {
+      await running.app.component.stop(1000);
+    }
+  }
+
+  it('--vault-mode sign-leaf with --vault-token-file: Vault signs the workload certificate', async () => {
+    const tokenFile = writeTemp(tempDir(), 'vault-token', `${vault.createToken()}\n`);
+    const signs = vault.requests.filter((r) => r.path === '/v1/pki/sign/citadel').length;
+    const chain = await issueAndVerify(['--vault-token-file', tokenFile]);
+    expect(chain).toHaveLength(3);
+    expect(vault.requests.filter((r) => r.path === '/v1/pki/sign/citadel')).toHaveLength(signs + 1);
+  });
+
+  it('--vault-mode sign-intermediate with --vault-k8s-role: citadel signs with the intermediate Vault signed', async () => {
+    const jwtFile = writeTemp(tempDir(), 'sa-token', 'sa-jwt');
+    const chain = await issueAndVerify([
+      '--vault-mode',
+      'sign-intermediate',
+      '--vault-k8s-role',
+      'citadel',
+      '--kube-token-file',
+      jwtFile,
+    ]);
+    expect(chain).toHaveLength(4);
+    expect(new X509Certificate(chain[1]).subject).toContain('CN=Flotilla Citadel Intermediate CA');
+  });
+
+  it('refuses to start with a Vault address and no way to authenticate', async () => {
+    await expect(startCitadel(['--vault-address', vault.url])).rejects.toThrow(/--vault-token-file/);
   });
 });

@@ -1,15 +1,19 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CertificateAuthority,
   Pkcs11Signer,
   RevocationStore,
+  VaultClient,
+  VaultLeafIssuer,
   loadCacerts,
   loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
   selfSignedMaterial,
+  vaultSignedIntermediate,
 } from '@flotilla/pki';
+import type { CaKeyMaterial } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { createApp, createLogger, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
@@ -20,6 +24,7 @@ import {
 } from './authn';
 import type { Authenticator } from './authn';
 import { certificateService } from './ca-service';
+import type { WorkloadIssuer } from './ca-service';
 import { OptionalClientCertCredentials } from './credentials';
 import { citadelCommand } from './options';
 import type { CitadelOptions } from './options';
@@ -29,31 +34,68 @@ import { APP_VERSION } from './version';
 /** Citadel's own serving certificate is re-issued at every start; it lives 90 days. */
 const SERVING_CERT_LIFETIME_MS = 90 * 24 * 3600 * 1000;
 export const TRUST_BUNDLE_FILE = 'trust-bundle.pem';
+/** What citadel asks of Vault for its intermediate in sign-intermediate mode (Vault may cut it to the mount's max). */
+const VAULT_INTERMEDIATE_TTL_MS = 365 * 24 * 3600 * 1000;
+const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export interface Citadel {
+  /** Citadel's own CA: its serving certificate, CRL and OCSP, and workload certificates unless Vault signs them. */
   ca: CertificateAuthority;
+  /** What signs workload certificates: `ca`, or Vault with --vault-mode sign-leaf. */
+  issuer: WorkloadIssuer;
   credentials: OptionalClientCertCredentials;
   authenticators: Authenticator[];
   revocations: RevocationStore;
 }
 
+function vaultClientOf(options: CitadelOptions): VaultClient {
+  if (options.vaultK8sRole) {
+    return new VaultClient({
+      address: options.vaultAddress,
+      auth: {
+        kind: 'kubernetes',
+        role: options.vaultK8sRole,
+        jwtFile: options.kubeTokenFile || SERVICE_ACCOUNT_TOKEN_FILE,
+      },
+    });
+  }
+  if (!options.vaultTokenFile) {
+    throw new Error(
+      '--vault-address needs --vault-token-file (token auth) or --vault-k8s-role (Kubernetes auth)',
+    );
+  }
+  return new VaultClient({
+    address: options.vaultAddress,
+    auth: { kind: 'token', token: readFileSync(options.vaultTokenFile, 'utf8').trim() },
+  });
+}
+
 /** The CA, its TLS credentials and authenticators, from citadel's options. */
 export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
   const stateDir = resolve(options.stateDir);
-  const material = options.cacertsDir
+  const vault = options.vaultAddress ? vaultClientOf(options) : undefined;
+  const material: CaKeyMaterial = options.cacertsDir
     ? loadCacerts(options.cacertsDir)
-    : options.pkcs11Module
-      ? await loadOrCreateSignerRoot(
-          stateDir,
-          options.trustDomain,
-          await Pkcs11Signer.open({
-            module: options.pkcs11Module,
-            tokenLabel: options.pkcs11TokenLabel,
-            keyLabel: options.pkcs11KeyLabel,
-            pin: options.pkcs11Pin,
-          }),
-        )
-      : await selfSignedMaterial(stateDir, options.trustDomain);
+    : vault && options.vaultMode === 'sign-intermediate'
+      ? (
+          await vaultSignedIntermediate(vault, {
+            mount: options.vaultMount,
+            trustDomain: options.trustDomain,
+            ttlMs: VAULT_INTERMEDIATE_TTL_MS,
+          })
+        ).material
+      : options.pkcs11Module
+        ? await loadOrCreateSignerRoot(
+            stateDir,
+            options.trustDomain,
+            await Pkcs11Signer.open({
+              module: options.pkcs11Module,
+              tokenLabel: options.pkcs11TokenLabel,
+              keyLabel: options.pkcs11KeyLabel,
+              pin: options.pkcs11Pin,
+            }),
+          )
+        : await selfSignedMaterial(stateDir, options.trustDomain);
   const ca = new CertificateAuthority(material, {
     trustDomain: options.trustDomain,
     defaultTtlMs: options.defaultCertTtl,
@@ -61,7 +103,21 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
     ocspUrl: options.ocspUrl || undefined,
     crlUrl: options.crlUrl || undefined,
   });
-  const rootsPem = ca.rootsPem.join('');
+  let issuer: WorkloadIssuer = ca;
+  let roots = ca.rootsPem;
+  if (vault && options.vaultMode === 'sign-leaf') {
+    const vaultIssuer = new VaultLeafIssuer(vault, {
+      mount: options.vaultMount,
+      role: options.vaultRole,
+      trustDomain: options.trustDomain,
+      defaultTtlMs: options.defaultCertTtl,
+      maxTtlMs: options.maxCertTtl,
+    });
+    issuer = vaultIssuer;
+    // Workloads trust Vault's root (their certificates) and citadel's own (its serving certificate).
+    roots = [...(await vaultIssuer.rootsPem()), ...roots];
+  }
+  const rootsPem = roots.map((pem) => (pem.endsWith('\n') ? pem : `${pem}\n`)).join('');
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, TRUST_BUNDLE_FILE), rootsPem);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -90,7 +146,7 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
       ),
     );
   }
-  return { ca, credentials, authenticators, revocations };
+  return { ca, issuer, credentials, authenticators, revocations };
 }
 
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
@@ -117,7 +173,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
   app.grpc.addService(
     caProto.IstioCertificateServiceService,
     certificateService({
-      ca: citadel.ca,
+      ca: citadel.issuer,
       authenticators: citadel.authenticators,
       logger: app.logger,
       metrics: app.metrics,
@@ -129,7 +185,10 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
       stateDir,
       rootCert: resolve(stateDir, 'root-cert.pem'),
       trustBundle: join(stateDir, TRUST_BUNDLE_FILE),
-      signer: citadel.ca.material.signer.description,
+      signer:
+        options.vaultAddress && options.vaultMode === 'sign-leaf'
+          ? `Vault ${options.vaultAddress} mount ${options.vaultMount} role ${options.vaultRole}`
+          : citadel.ca.material.signer.description,
       authenticators: citadel.authenticators.map((a) => a.name),
     },
     'CA loaded',

@@ -29,4 +29,15 @@ describe('citadel options', () => {
     expect(opts.servingDnsNames).toEqual(['citadel', 'citadel.flotilla-system.svc']);
     expect(opts.stateDir).toBe(resolve('x/y'));
   });
+
+  it('reads the Vault flags, and refuses an unknown --vault-mode', () => {
+    expect(parse([])).toMatchObject({ vaultAddress: '', vaultMount: 'pki', vaultMode: 'sign-leaf' });
+    expect(
+      parse(['--vault-address', 'http://vault:8200', '--vault-mode', 'sign-intermediate']),
+    ).toMatchObject({
+      vaultAddress: 'http://vault:8200',
+      vaultMode: 'sign-intermediate',
+    });
+    expect(() => parse(['--vault-mode', 'both'])).toThrow(/not sign-leaf or sign-intermediate/);
+  });
 });

@@ -30,6 +30,25 @@ export interface CitadelOptions extends CommonOptions {
   pkcs11TokenLabel: string;
   pkcs11KeyLabel: string;
   pkcs11Pin: string;
+  /** HashiCorp Vault's address; empty: Vault is not used. */
+  vaultAddress: string;
+  /** Where Vault's PKI secrets engine is mounted. */
+  vaultMount: string;
+  /** The PKI role that signs workload certificates (sign-leaf). */
+  vaultRole: string;
+  /** File holding a Vault token (token auth). */
+  vaultTokenFile: string;
+  /** Vault Kubernetes auth role (Kubernetes auth, with citadel's service-account token); empty: token auth. */
+  vaultK8sRole: string;
+  /** sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate. */
+  vaultMode: VaultMode;
+}
+
+export type VaultMode = 'sign-leaf' | 'sign-intermediate';
+
+function parseVaultMode(value: string): VaultMode {
+  if (value === 'sign-leaf' || value === 'sign-intermediate') return value;
+  throw new InvalidArgumentError(`${JSON.stringify(value)} is not sign-leaf or sign-intermediate`);
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -126,5 +145,30 @@ export function citadelCommand(): Command {
     .addOption(option('--pkcs11-key-label <label>', 'label of the CA key pair on the token', 'flotilla-ca'))
     .addOption(
       option('--pkcs11-pin <pin>', 'user PIN of the token (prefer the FLOTILLA_PKCS11_PIN variable)', ''),
+    )
+    .addOption(
+      option(
+        '--vault-address <url>',
+        'HashiCorp Vault holding the CA key (PKI secrets engine); empty: off',
+        '',
+      ),
+    )
+    .addOption(option('--vault-mount <path>', "mount path of Vault's PKI secrets engine", 'pki'))
+    .addOption(option('--vault-role <role>', 'Vault PKI role that signs workload certificates', 'citadel'))
+    .addOption(option('--vault-token-file <file>', 'file holding the Vault token (token auth)', ''))
+    .addOption(
+      option(
+        '--vault-k8s-role <role>',
+        "Vault Kubernetes auth role, logged in with citadel's service-account token; empty: token auth",
+        '',
+      ),
+    )
+    .addOption(
+      option(
+        '--vault-mode <mode>',
+        "sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate",
+        'sign-leaf',
+        parseVaultMode,
+      ),
     );
 }

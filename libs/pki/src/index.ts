@@ -60,3 +60,19 @@ export {
   validateTrustDomain,
 } from './spiffe';
 export type { WorkloadIdentity } from './spiffe';
+export {
+  VaultClient,
+  VaultHttpError,
+  VaultLeafIssuer,
+  readVaultCaChain,
+  vaultSignedIntermediate,
+} from './vault';
+export type {
+  VaultAuth,
+  VaultClientOptions,
+  VaultIntermediate,
+  VaultIntermediateOptions,
+  VaultLeafIssuerOptions,
+  VaultPkiOptions,
+  VaultResponse,
+} from './vault';

@@ -5,3 +5,5 @@ export { waitFor } from './wait';
 export { KubeApiServerDouble } from './kube-api-double';
 export type { KubeObject, RecordedRequest, ResourceType } from './kube-api-double';
 export { KubeTokenReviewDouble } from './kube-token-review-double';
+export { VaultDouble } from './vault-double';
+export type { VaultDoubleOptions, VaultDoubleRequest } from './vault-double';

@@ -1,0 +1,9 @@
+export { VaultClient, VaultHttpError } from './client';
+export type { VaultAuth, VaultClientOptions, VaultResponse } from './client';
+export { VaultLeafIssuer, readVaultCaChain, vaultSignedIntermediate } from './vault-pki';
+export type {
+  VaultIntermediate,
+  VaultIntermediateOptions,
+  VaultLeafIssuerOptions,
+  VaultPkiOptions,
+} from './vault-pki';

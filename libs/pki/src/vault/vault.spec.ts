@@ -1,0 +1,224 @@
+import { freePorts, opensslCsr, opensslResult, tempDir, VaultDouble, writeTemp } from '@flotilla/testing';
+import { CertificateAuthority } from '../authority';
+import { CaError } from '../ca-error';
+import { parseCertificateDer, parseSubjectAltNames } from '../certificate';
+import { csrPemToDer } from '../csr';
+import { OID } from '../oids';
+import { VaultClient } from './client';
+import { VaultLeafIssuer, vaultSignedIntermediate } from './vault-pki';
+
+const HOUR_MS = 3600 * 1000;
+const TRUST_DOMAIN = 'cluster.local';
+const SPIFFE_ID = `spiffe://${TRUST_DOMAIN}/ns/default/sa/web`;
+const K8S_JWT = 'eyJhbGciOiJSUzI1NiJ9.double-service-account-token.sig';
+
+/** `openssl verify -x509_strict` of a chain (leaf first, root last) against the double's root. */
+function verifyChain(
+  dir: string,
+  chainPem: string[],
+  rootPem: string,
+): { status: number | null; out: string } {
+  const root = writeTemp(dir, 'root.pem', `${rootPem}\n`);
+  const untrusted = writeTemp(dir, 'untrusted.pem', `${chainPem.slice(1, -1).join('\n')}\n`);
+  const leaf = writeTemp(dir, 'leaf.pem', `${chainPem[0]}\n`);
+  const args = ['verify', '-x509_strict', '-CAfile', root];
+  if (chainPem.length > 2) args.push('-untrusted', untrusted);
+  const r = opensslResult([...args, leaf]);
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+function uriSans(pem: string): string[] {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const san = parseCertificateDer(der).extensions.get(OID.subjectAltName);
+  return san ? parseSubjectAltNames(san.value).uris : [];
+}
+
+async function caErrorOf(promise: Promise<unknown>): Promise<CaError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof CaError) return err;
+    throw err;
+  }
+  throw new Error('expected a CaError');
+}
+
+describe('Vault PKI key custody (against the Vault test double)', () => {
+  let vault: VaultDouble;
+  let dir: string;
+  let csrDer: Buffer;
+
+  beforeAll(async () => {
+    vault = await VaultDouble.start({
+      mount: 'pki_int',
+      roles: { citadel: { allowedUriPrefix: `spiffe://${TRUST_DOMAIN}/` } },
+      kubernetes: { role: 'citadel', jwt: K8S_JWT },
+    });
+    dir = tempDir('flotilla-vault-spec-');
+    csrDer = csrPemToDer(opensslCsr(dir, 'web', { uris: [SPIFFE_ID] }));
+  });
+
+  afterAll(async () => {
+    await vault.close();
+  });
+
+  function issuer(client: VaultClient, role = 'citadel'): VaultLeafIssuer {
+    return new VaultLeafIssuer(client, {
+      mount: 'pki_int',
+      role,
+      trustDomain: TRUST_DOMAIN,
+      defaultTtlMs: 24 * HOUR_MS,
+      maxTtlMs: 48 * HOUR_MS,
+    });
+  }
+
+  describe('model A: Vault signs every leaf', () => {
+    it('sends the CSR with uri_sans and ttl, and returns a chain openssl verifies, leaf first and root last', async () => {
+      const client = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'token', token: vault.createToken() },
+      });
+      const issued = await issuer(client).issueWorkload(csrDer, SPIFFE_ID, 3600);
+
+      const sign = vault.requests.filter((r) => r.path === '/v1/pki_int/sign/citadel').at(-1)!;
+      expect(sign.body).toMatchObject({ uri_sans: SPIFFE_ID, ttl: '3600s', format: 'pem' });
+      expect(sign.body!.csr).toContain('BEGIN CERTIFICATE REQUEST');
+      expect(issued.chainPem).toHaveLength(3);
+      expect(issued.chainPem[2].trim()).toBe(vault.rootPem);
+      expect(issued.chainPem[1].trim()).toBe(vault.issuingPem);
+      expect(uriSans(issued.chainPem[0])).toEqual([SPIFFE_ID]);
+      const verified = verifyChain(dir, issued.chainPem, vault.rootPem);
+      expect(verified.out).toContain('OK');
+      expect(verified.status).toBe(0);
+      expect((await issuer(client).rootsPem()).map((p) => p.trim())).toEqual([vault.rootPem]);
+    });
+
+    it('logs in with Kubernetes auth (role + service-account JWT) and logs in again when Vault answers 403', async () => {
+      const jwtFile = writeTemp(dir, 'sa-token', `${K8S_JWT}\n`);
+      const client = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'kubernetes', role: 'citadel', jwtFile },
+      });
+      const first = await issuer(client).issueWorkload(csrDer, SPIFFE_ID, 0);
+      expect(uriSans(first.chainPem[0])).toEqual([SPIFFE_ID]);
+      const logins = () => vault.requests.filter((r) => r.path === '/v1/auth/kubernetes/login');
+      expect(logins().at(-1)!.body).toEqual({ role: 'citadel', jwt: K8S_JWT });
+      const before = logins().length;
+
+      vault.expireTokens();
+      const second = await issuer(client).issueWorkload(csrDer, SPIFFE_ID, 0);
+      expect(logins()).toHaveLength(before + 1);
+      expect(verifyChain(dir, second.chainPem, vault.rootPem).status).toBe(0);
+    });
+
+    it('refuses a CSR for another identity before asking Vault', async () => {
+      const client = new VaultClient({ address: vault.url, auth: { kind: 'token', token: vault.rootToken } });
+      const count = vault.requests.length;
+      const err = await caErrorOf(
+        issuer(client).issueWorkload(csrDer, `spiffe://${TRUST_DOMAIN}/ns/default/sa/other`, 0),
+      );
+      expect(err.kind).toBe('permission-denied');
+      expect(vault.requests).toHaveLength(count);
+    });
+
+    it('reports a bad token, a wrong Kubernetes JWT and a wrong role clearly', async () => {
+      const bad = new VaultClient({ address: vault.url, auth: { kind: 'token', token: 'hvs.not-a-token' } });
+      const badToken = await caErrorOf(issuer(bad).issueWorkload(csrDer, SPIFFE_ID, 0));
+      expect(badToken.kind).toBe('internal');
+      expect(badToken.message).toMatch(/sign\/citadel: HTTP 403: permission denied .*credential/);
+
+      const wrongJwt = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'kubernetes', role: 'citadel', jwt: 'someone-else' },
+      });
+      const jwtErr = await caErrorOf(issuer(wrongJwt).issueWorkload(csrDer, SPIFFE_ID, 0));
+      expect(jwtErr.message).toMatch(/Kubernetes login as role citadel failed: HTTP 403: permission denied/);
+
+      const wrongK8sRole = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'kubernetes', role: 'nobody', jwt: K8S_JWT },
+      });
+      const k8sRoleErr = await caErrorOf(issuer(wrongK8sRole).issueWorkload(csrDer, SPIFFE_ID, 0));
+      expect(k8sRoleErr.kind).toBe('internal');
+      expect(k8sRoleErr.message).toContain('invalid role name "nobody"');
+
+      const good = new VaultClient({ address: vault.url, auth: { kind: 'token', token: vault.rootToken } });
+      const roleErr = await caErrorOf(issuer(good, 'no-such-role').issueWorkload(csrDer, SPIFFE_ID, 0));
+      expect(roleErr.kind).toBe('internal');
+      expect(roleErr.message).toContain('unknown role: no-such-role');
+    });
+
+    it('reports Vault down or sealed as unavailable', async () => {
+      const [port] = await freePorts(1);
+      const down = new VaultClient({
+        address: `http://127.0.0.1:${port}`,
+        auth: { kind: 'token', token: vault.rootToken },
+      });
+      const downErr = await caErrorOf(issuer(down).issueWorkload(csrDer, SPIFFE_ID, 0));
+      expect(downErr.kind).toBe('unavailable');
+      expect(downErr.message).toContain('Vault is unreachable');
+
+      vault.sealed = true;
+      try {
+        const client = new VaultClient({
+          address: vault.url,
+          auth: { kind: 'token', token: vault.rootToken },
+        });
+        const sealedErr = await caErrorOf(issuer(client).issueWorkload(csrDer, SPIFFE_ID, 0));
+        expect(sealedErr.kind).toBe('unavailable');
+        expect(sealedErr.message).toContain('Vault is sealed');
+      } finally {
+        vault.sealed = false;
+      }
+    });
+  });
+
+  describe("model B: Vault signs citadel's intermediate", () => {
+    it('gets an intermediate for a key made here, and the CA issues leaves openssl verifies up to Vault', async () => {
+      const client = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'token', token: vault.createToken() },
+      });
+      const intermediate = await vaultSignedIntermediate(client, {
+        mount: 'pki_int',
+        trustDomain: TRUST_DOMAIN,
+        ttlMs: 30 * 24 * HOUR_MS,
+      });
+      const request = vault.requests.filter((r) => r.path === '/v1/pki_int/root/sign-intermediate').at(-1)!;
+      expect(request.body!.csr).toContain('BEGIN CERTIFICATE REQUEST');
+      expect(request.body!.csr).not.toContain('PRIVATE KEY');
+      expect(intermediate.chainPem.at(-1)!.trim()).toBe(vault.rootPem);
+      expect(intermediate.privateKeyPem).toContain('BEGIN PRIVATE KEY');
+
+      const ca = new CertificateAuthority(intermediate.material, {
+        trustDomain: TRUST_DOMAIN,
+        defaultTtlMs: 24 * HOUR_MS,
+        maxTtlMs: 48 * HOUR_MS,
+      });
+      const issued = await ca.issueWorkload(csrDer, SPIFFE_ID, 0);
+      expect(issued.chainPem).toHaveLength(4);
+      expect(issued.chainPem.at(-1)!.trim()).toBe(vault.rootPem);
+      expect(uriSans(issued.chainPem[0])).toEqual([SPIFFE_ID]);
+      const verified = verifyChain(dir, issued.chainPem, vault.rootPem);
+      expect(verified.out).toContain('OK');
+      expect(verified.status).toBe(0);
+    });
+
+    it('reports a bad token and Vault down', async () => {
+      const bad = new VaultClient({ address: vault.url, auth: { kind: 'token', token: 'hvs.wrong' } });
+      const err = await caErrorOf(
+        vaultSignedIntermediate(bad, { mount: 'pki_int', trustDomain: TRUST_DOMAIN, ttlMs: HOUR_MS }),
+      );
+      expect(err.message).toContain('permission denied');
+      const [port] = await freePorts(1);
+      const down = new VaultClient({
+        address: `http://127.0.0.1:${port}`,
+        auth: { kind: 'token', token: 'x' },
+      });
+      const downErr = await caErrorOf(
+        vaultSignedIntermediate(down, { mount: 'pki_int', trustDomain: TRUST_DOMAIN, ttlMs: HOUR_MS }),
+      );
+      expect(downErr.kind).toBe('unavailable');
+    });
+  });
+});
