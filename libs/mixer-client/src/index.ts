@@ -1,0 +1,16 @@
+export { attributesOf, encodeAttributes, MessageWords, valueKey } from './attributes';
+export type { AttributeValue, Attributes, DoubleValue, DurationValue } from './attributes';
+export { Referenced } from './referenced';
+export type { AttributeRef } from './referenced';
+export { CheckCache } from './check-cache';
+export type { CheckCacheOptions, Precondition } from './check-cache';
+export { QuotaPrefetch } from './quota-prefetch';
+export type { QuotaGrant, QuotaPrefetchOptions } from './quota-prefetch';
+export { ReportBatcher } from './report-batcher';
+export type { ReportBatcherOptions } from './report-batcher';
+export { MixerClient } from './client';
+export type { CheckOutcome, MixerClientOptions, MixerTransport, QuotaSpec } from './client';
+export { grpcTransport } from './grpc';
+export type { GrpcTransportOptions } from './grpc';
+export { withMixer } from './interceptor';
+export type { CallStatus, InterceptorOptions, UnaryCallLike } from './interceptor';
