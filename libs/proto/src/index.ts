@@ -37,6 +37,7 @@ export * as sds from './gen/envoy/service/secret/v3/sds';
 // Filters
 export * as httpConnectionManager from './gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager';
 export * as tcpProxy from './gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy';
+export * as originalDst from './gen/envoy/extensions/filters/listener/original_dst/v3/original_dst';
 export * as router from './gen/envoy/extensions/filters/http/router/v3/router';
 export * as fault from './gen/envoy/extensions/filters/http/fault/v3/fault';
 export * as rbacFilter from './gen/envoy/extensions/filters/http/rbac/v3/rbac';

@@ -217,6 +217,13 @@ describe('Envoy sidecar generator on bookinfo', () => {
       const vi = listeners.get('virtualInbound')!;
       expect(vi.address?.socketAddress).toMatchObject({ address: '0.0.0.0', portValue: 15006 });
       expect(vi.trafficDirection).toBe(core.TrafficDirection.INBOUND);
+      // Without original_dst the chains could not match the port the connection was redirected from.
+      expect(vi.listenerFilters.map((f) => [f.name, f.typedConfig?.typeUrl])).toEqual([
+        [
+          'envoy.filters.listener.original_dst',
+          'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
+        ],
+      ]);
       expect(vi.filterChains.map((c) => [c.name, c.filterChainMatch?.destinationPort])).toEqual([
         ['inbound|19082||', 19082],
         ['virtualInbound-catchall-tcp', undefined],
@@ -357,6 +364,7 @@ describe('Envoy sidecar generator on bookinfo', () => {
             new Set([
               'type.googleapis.com/envoy.config.listener.v3.Listener',
               'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+              'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
               'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
             ]),

@@ -1,5 +1,5 @@
 import type { listenerComponents } from '@flotilla/proto';
-import { core, httpConnectionManager, listener, packAny, rbacFilter } from '@flotilla/proto';
+import { core, httpConnectionManager, listener, originalDst, packAny, rbacFilter } from '@flotilla/proto';
 import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
 import { RBAC_DENY_FILTER, RBAC_FILTER, ROUTER_FILTER } from '../listener';
@@ -103,6 +103,14 @@ export function virtualInboundListener(push: PushContext, proxy: Proxy): listene
     name: VIRTUAL_INBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
     trafficDirection: core.TrafficDirection.INBOUND,
+    // iptables redirected the connection here: recover the address it was for, so filter chains can match the
+    // workload port it was sent to.
+    listenerFilters: [
+      {
+        name: 'envoy.filters.listener.original_dst',
+        typedConfig: packAny(originalDst.OriginalDst, originalDst.OriginalDst.fromPartial({})),
+      },
+    ],
     filterChains: chains,
   });
 }
