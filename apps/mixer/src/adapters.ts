@@ -5,6 +5,7 @@ import { memquotaAdapter } from '@flotilla/mixer-adapter-memquota';
 import { createPrometheusAdapter } from '@flotilla/mixer-adapter-prometheus';
 import type { PrometheusDefaults } from '@flotilla/mixer-adapter-prometheus';
 import { redisquotaAdapter } from '@flotilla/mixer-adapter-redisquota';
+import { stackdriverAdapter } from '@flotilla/mixer-adapter-stackdriver';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 
@@ -19,6 +20,7 @@ export function builtinAdapters(prometheus?: PrometheusDefaults): Map<string, Ad
     memquotaAdapter,
     createPrometheusAdapter(Date.now, prometheus),
     redisquotaAdapter,
+    stackdriverAdapter,
   ] as Adapter[];
   return new Map(adapters.map((a) => [a.name, a]));
 }

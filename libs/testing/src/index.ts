@@ -7,3 +7,5 @@ export type { KubeObject, RecordedRequest, ResourceType } from './kube-api-doubl
 export { KubeTokenReviewDouble } from './kube-token-review-double';
 export { VaultDouble } from './vault-double';
 export type { VaultDoubleOptions, VaultDoubleRequest } from './vault-double';
+export { CloudMonitoringDouble } from './cloud-monitoring-double';
+export type { CloudMonitoringRequest, CloudMonitoringTimeSeries } from './cloud-monitoring-double';

@@ -1,0 +1,102 @@
+import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { ca } from '@flotilla/proto';
+import { createKeyAndCsr } from './csr';
+
+/** One workload certificate with its key, as the agent holds it. */
+export interface WorkloadSecret {
+  /** PKCS #8 PEM. */
+  keyPem: string;
+  /** Leaf first, then intermediates; citadel's trailing root is left out (it is in the root bundle). */
+  chainPem: string[];
+  /** The trust bundle: one or more PEM roots. */
+  rootPem: string;
+  /** When the agent received it (ms since the epoch): rotation counts from here, not the back-dated notBefore. */
+  fetchedAt: number;
+  notBefore: number;
+  notAfter: number;
+  serial: string;
+}
+
+export interface CertificateFetcherOptions {
+  /** citadel's gRPC address, host:port. */
+  address: string;
+  /** PEM root(s) that verify citadel's serving certificate; also the workload's trust bundle. */
+  rootCertPem: string;
+  /** The identity to ask for, spiffe://<td>/ns/<ns>/sa/<sa>. */
+  spiffeId: string;
+  /** The bearer token (a Kubernetes service-account token or a `flotilla token`); read on every request. */
+  token: () => string | Promise<string>;
+  /** Requested lifetime in seconds; 0 lets citadel choose. */
+  ttlSeconds?: number;
+  /** TLS server name to check citadel's certificate against, when the address is an IP (e.g. "localhost"). */
+  serverName?: string;
+  /** Per-call deadline, ms. */
+  timeoutMs?: number;
+}
+
+/** Makes a key and a CSR and has citadel sign it, over IstioCertificateService/CreateCertificate with TLS. */
+export class CertificateFetcher {
+  constructor(private readonly options: CertificateFetcherOptions) {}
+
+  get spiffeId(): string {
+    return this.options.spiffeId;
+  }
+
+  async fetch(): Promise<WorkloadSecret> {
+    const { keyPem, csrPem } = await createKeyAndCsr(this.options.spiffeId);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${await this.options.token()}`);
+    const chain = await this.call(
+      { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0, metadata: {} },
+      metadata,
+    );
+    if (chain.length === 0) throw new Error('citadel returned an empty certificate chain');
+    const leaf = new X509Certificate(chain[0]);
+    const rootFingerprints = new Set(
+      pemCertificates(this.options.rootCertPem).map((p) => new X509Certificate(p).fingerprint256),
+    );
+    const last = chain.at(-1)!;
+    const withoutRoot =
+      chain.length > 1 && rootFingerprints.has(new X509Certificate(last).fingerprint256)
+        ? chain.slice(0, -1)
+        : chain;
+    return {
+      keyPem,
+      chainPem: withoutRoot.map(normalizePem),
+      rootPem: normalizePem(this.options.rootCertPem),
+      fetchedAt: Date.now(),
+      notBefore: Date.parse(leaf.validFrom),
+      notAfter: Date.parse(leaf.validTo),
+      serial: leaf.serialNumber,
+    };
+  }
+
+  private call(request: ca.IstioCertificateRequest, metadata: grpc.Metadata): Promise<string[]> {
+    const channelOptions: grpc.ChannelOptions = this.options.serverName
+      ? { 'grpc.ssl_target_name_override': this.options.serverName }
+      : {};
+    const client = new ca.IstioCertificateServiceClient(
+      this.options.address,
+      grpc.credentials.createSsl(Buffer.from(this.options.rootCertPem)),
+      channelOptions,
+    );
+    const deadline = Date.now() + (this.options.timeoutMs ?? 10_000);
+    return new Promise<string[]>((resolve, reject) =>
+      client.createCertificate(request, metadata, { deadline }, (err, response) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(response.certChain);
+      }),
+    );
+  }
+}
+
+/** The PEM certificates in a bundle. */
+export function pemCertificates(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+function normalizePem(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
