@@ -8,43 +8,13 @@ import * as grpc from '@grpc/grpc-js';
 import { MixerClient, attributesOf, grpcTransport, withMixer } from '@flotilla/mixer-client';
 import { health, mixerService } from '@flotilla/proto';
 import { freePorts, waitFor } from '@flotilla/testing';
+import { DENY_BANNED } from './fixtures';
 import { WORKSPACE_ROOT, healthStatus } from './support';
 
 const MIXER_MAIN = join(WORKSPACE_ROOT, 'apps', 'mixer', 'dist', 'main.js');
 const LIMIT = 25;
 
-const CONFIG = `
-apiVersion: config.istio.io/v1alpha2
-kind: handler
-metadata:
-  name: denyall
-  namespace: istio-system
-spec:
-  compiledAdapter: denier
-  params:
-    status:
-      code: 7
-      message: user is banned
----
-apiVersion: config.istio.io/v1alpha2
-kind: instance
-metadata:
-  name: denyrequest
-  namespace: istio-system
-spec:
-  compiledTemplate: checknothing
----
-apiVersion: config.istio.io/v1alpha2
-kind: rule
-metadata:
-  name: denybanned
-  namespace: istio-system
-spec:
-  match: request.headers["x-user"] == "banned"
-  actions:
-  - handler: denyall
-    instances: [denyrequest]
----
+const CONFIG = `${DENY_BANNED}---
 apiVersion: config.istio.io/v1alpha2
 kind: handler
 metadata:

@@ -7,43 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { accessLogService, externalAuth, health } from '@flotilla/proto';
 import { freePorts, waitFor } from '@flotilla/testing';
+import { DENY_BANNED } from './fixtures';
 import { WORKSPACE_ROOT, healthStatus } from './support';
 
 const MIXER_MAIN = join(WORKSPACE_ROOT, 'apps', 'mixer', 'dist', 'main.js');
-
-// The done-when of issue 6: a denier handler, a checknothing instance and a rule matching the header.
-const DENY_BANNED = `
-apiVersion: config.istio.io/v1alpha2
-kind: handler
-metadata:
-  name: denyall
-  namespace: istio-system
-spec:
-  compiledAdapter: denier
-  params:
-    status:
-      code: 7
-      message: user is banned
----
-apiVersion: config.istio.io/v1alpha2
-kind: instance
-metadata:
-  name: denyrequest
-  namespace: istio-system
-spec:
-  compiledTemplate: checknothing
----
-apiVersion: config.istio.io/v1alpha2
-kind: rule
-metadata:
-  name: denybanned
-  namespace: istio-system
-spec:
-  match: request.headers["x-user"] == "banned"
-  actions:
-  - handler: denyall
-    instances: [denyrequest]
-`;
 
 const TELEMETRY = (port: number) => `
 apiVersion: config.istio.io/v1alpha2

@@ -11,27 +11,16 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { freePorts, waitFor } from '@flotilla/testing';
+import { WHO_SERVICE } from './fixtures';
 import { FLOTILLA_BIN, LocalMesh, WORKSPACE_ROOT } from './support';
 import type { Endpoints } from './support';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const NODE_ID = 'sidecar~127.0.0.1~productpage-e2e.bookinfo~bookinfo.svc.cluster.local';
-const identity = (b: Buffer) => b;
-const WHO = {
-  who: {
-    path: '/flotilla.test.Who/Who',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
 
 async function whoServer(name: string, port: number): Promise<grpc.Server> {
   const server = new grpc.Server();
-  server.addService(WHO, {
+  server.addService(WHO_SERVICE, {
     who: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(name)),
   });
   await new Promise<number>((resolve, reject) =>
@@ -47,9 +36,9 @@ function who(client: grpc.Client, metadata: Record<string, string> = {}): Promis
   for (const [k, v] of Object.entries(metadata)) md.set(k, v);
   return new Promise((resolve, reject) =>
     client.makeUnaryRequest(
-      WHO.who.path,
-      identity,
-      identity,
+      WHO_SERVICE.who.path,
+      WHO_SERVICE.who.requestSerialize,
+      WHO_SERVICE.who.responseDeserialize,
       Buffer.alloc(0),
       md,
       { deadline: Date.now() + 10_000 },
@@ -103,7 +92,7 @@ describe('pilot with the real grpc-js-xds client (flotilla up)', () => {
       node: { id: NODE_ID, locality: { region: 'local', zone: 'zone-a' }, metadata: { GENERATOR: 'grpc' } },
     });
     registerXdsResolver();
-    client = new (grpc.makeGenericClientConstructor(WHO, 'Who'))(
+    client = new (grpc.makeGenericClientConstructor(WHO_SERVICE, 'Who'))(
       `xds:///${REVIEWS}:9080`,
       grpc.credentials.createInsecure(),
     );

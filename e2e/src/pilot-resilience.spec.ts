@@ -10,22 +10,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { freePorts, waitFor } from '@flotilla/testing';
+import { WHO_SERVICE } from './fixtures';
 import { WORKSPACE_ROOT } from './support';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const NODE_ID = 'sidecar~127.0.0.1~productpage-resilience.bookinfo~bookinfo.svc.cluster.local';
-const identity = (b: Buffer) => b;
-const WHO = {
-  who: {
-    path: '/flotilla.test.Who/Who',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
 
 /** A Who server; `failEvery` > 0 makes every n-th call fail with UNAVAILABLE (to be retried). */
 async function whoServer(
@@ -35,7 +24,7 @@ async function whoServer(
 ): Promise<{ server: grpc.Server; calls: () => number }> {
   let calls = 0;
   const server = new grpc.Server();
-  server.addService(WHO, {
+  server.addService(WHO_SERVICE, {
     who: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => {
       calls++;
       if (failEvery > 0 && calls % failEvery === 0) cb({ code: grpc.status.UNAVAILABLE, details: 'flaky' });
@@ -53,9 +42,9 @@ async function whoServer(
 function who(client: grpc.Client): Promise<string> {
   return new Promise((resolve, reject) =>
     client.makeUnaryRequest(
-      WHO.who.path,
-      identity,
-      identity,
+      WHO_SERVICE.who.path,
+      WHO_SERVICE.who.requestSerialize,
+      WHO_SERVICE.who.responseDeserialize,
       Buffer.alloc(0),
       new grpc.Metadata(),
       { deadline: Date.now() + 5_000 },
@@ -207,7 +196,7 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
       node: { id: NODE_ID, locality: { region: 'local', zone: 'zone-a' }, metadata: { GENERATOR: 'grpc' } },
     });
     registerXdsResolver();
-    client = new (grpc.makeGenericClientConstructor(WHO, 'Who'))(
+    client = new (grpc.makeGenericClientConstructor(WHO_SERVICE, 'Who'))(
       `xds:///${REVIEWS}:9080`,
       grpc.credentials.createInsecure(),
     );
