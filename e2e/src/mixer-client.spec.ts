@@ -1,5 +1,4 @@
 // The mixer client library against a real mixer process over gRPC (istio.mixer.v1.Mixer Check and Report).
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,11 +6,10 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { MixerClient, attributesOf, grpcTransport, withMixer } from '@flotilla/mixer-client';
 import { health, mixerService } from '@flotilla/proto';
-import { freePorts, waitFor } from '@flotilla/testing';
+import { freePorts } from '@flotilla/testing';
 import { DENY_BANNED } from './fixtures';
-import { WORKSPACE_ROOT, healthStatus } from './support';
+import { startMixer } from './support';
 
-const MIXER_MAIN = join(WORKSPACE_ROOT, 'apps', 'mixer', 'dist', 'main.js');
 const LIMIT = 25;
 
 const CONFIG = `${DENY_BANNED}---
@@ -53,37 +51,13 @@ spec:
 describe('mixer client over gRPC against a real mixer', () => {
   let child: ChildProcess;
   let grpcClient: mixerService.MixerClient;
-  const output: string[] = [];
 
   beforeAll(async () => {
     const configDir = mkdtempSync(join(tmpdir(), 'flotilla-mixer-client-'));
     writeFileSync(join(configDir, 'config.yaml'), CONFIG);
     const [grpcPort, monitoringPort] = await freePorts(2);
-    const address = `127.0.0.1:${grpcPort}`;
-    child = spawn(
-      process.execPath,
-      [
-        MIXER_MAIN,
-        '--host',
-        '127.0.0.1',
-        '--grpc-port',
-        String(grpcPort),
-        '--monitoring-port',
-        String(monitoringPort),
-        '--config-dir',
-        configDir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-    );
-    child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
-    child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
-    await waitFor(
-      'mixer to serve',
-      async () => (await healthStatus(address)) === health.HealthCheckResponse_ServingStatus.SERVING,
-      20_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${output.join('')}`);
-    });
+    let address: string;
+    ({ child, address } = await startMixer(configDir, grpcPort, monitoringPort));
     grpcClient = new mixerService.MixerClient(address, grpc.credentials.createInsecure());
   });
 

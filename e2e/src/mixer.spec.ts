@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
-import { accessLogService, externalAuth, health } from '@flotilla/proto';
+import { accessLogService, externalAuth } from '@flotilla/proto';
 import { freePorts, waitFor } from '@flotilla/testing';
 import { DENY_BANNED } from './fixtures';
-import { WORKSPACE_ROOT, healthStatus } from './support';
-
-const MIXER_MAIN = join(WORKSPACE_ROOT, 'apps', 'mixer', 'dist', 'main.js');
+import { startMixer } from './support';
 
 const TELEMETRY = (port: number) => `
 apiVersion: config.istio.io/v1alpha2
@@ -73,7 +70,6 @@ describe('mixer with a config folder (ext_authz v3 from a plain gRPC client)', (
   let address: string;
   let configDir: string;
   let promUrl: string;
-  const output: string[] = [];
 
   beforeAll(async () => {
     configDir = mkdtempSync(join(tmpdir(), 'flotilla-mixer-config-'));
@@ -81,31 +77,7 @@ describe('mixer with a config folder (ext_authz v3 from a plain gRPC client)', (
     const [grpcPort, monitoringPort, promPort] = await freePorts(3);
     promUrl = `http://127.0.0.1:${promPort}/metrics`;
     writeFileSync(join(configDir, 'telemetry.yaml'), TELEMETRY(promPort));
-    address = `127.0.0.1:${grpcPort}`;
-    child = spawn(
-      process.execPath,
-      [
-        MIXER_MAIN,
-        '--host',
-        '127.0.0.1',
-        '--grpc-port',
-        String(grpcPort),
-        '--monitoring-port',
-        String(monitoringPort),
-        '--config-dir',
-        configDir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-    );
-    child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
-    child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
-    await waitFor(
-      'mixer to serve',
-      async () => (await healthStatus(address)) === health.HealthCheckResponse_ServingStatus.SERVING,
-      20_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\n${output.join('')}`);
-    });
+    ({ child, address } = await startMixer(configDir, grpcPort, monitoringPort));
   });
 
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { health } from '@flotilla/proto';
-import { freePorts } from '@flotilla/testing';
+import { freePorts, waitFor } from '@flotilla/testing';
 
 export const WORKSPACE_ROOT = resolve(__dirname, '..', '..');
 export const FLOTILLA_BIN = join(WORKSPACE_ROOT, 'apps', 'flotilla', 'bin', 'flotilla.js');
@@ -112,4 +112,39 @@ export function healthStatus(address: string, rootCertPath?: string): Promise<nu
       else resolve(res.status);
     });
   });
+}
+
+/** A mixer process on `configDir` (config.istio.io YAML), resolved once its gRPC health check says SERVING. */
+export async function startMixer(
+  configDir: string,
+  grpcPort: number,
+  monitoringPort: number,
+): Promise<{ child: ChildProcess; address: string; output: string[] }> {
+  const address = `127.0.0.1:${grpcPort}`;
+  const output: string[] = [];
+  const child = spawn(
+    process.execPath,
+    [
+      join(WORKSPACE_ROOT, 'apps', 'mixer', 'dist', 'main.js'),
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(grpcPort),
+      '--monitoring-port',
+      String(monitoringPort),
+      '--config-dir',
+      configDir,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  );
+  child.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
+  await waitFor(
+    'mixer to serve',
+    async () => (await healthStatus(address)) === health.HealthCheckResponse_ServingStatus.SERVING,
+    20_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output.join('')}`);
+  });
+  return { child, address, output };
 }
