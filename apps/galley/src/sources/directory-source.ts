@@ -44,8 +44,6 @@ export class DirectorySource<T> extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> = Promise.resolve();
   private reloadQueued = false;
-  /** The resources each file contributed last time it was read successfully. */
-  private readonly goodByFile = new Map<string, ServedResource<T>[]>();
   /**
    * What each file gave the last time it was read, with the stat it was read at: a file whose stat is unchanged
    * is not read again, so a change costs the changed files, not the whole folder.
@@ -112,7 +110,6 @@ export class DirectorySource<T> extends EventEmitter {
     const previous = this.current.collections;
     const next = new Map<string, Map<string, ServedResource<T>>>();
     const seen = new Set(files);
-    for (const file of [...this.goodByFile.keys()]) if (!seen.has(file)) this.goodByFile.delete(file);
 
     for (const file of [...this.readCache.keys()]) if (!seen.has(file)) this.readCache.delete(file);
 
@@ -127,7 +124,8 @@ export class DirectorySource<T> extends EventEmitter {
       }
       const fileRejections: Rejection[] = [];
       const good = this.readFile(file, shown, await this.readAndParse(file), previous, fileRejections);
-      if (stamp !== undefined) this.readCache.set(file, { stamp, good, rejections: fileRejections });
+      // A file that vanished mid-read gets an empty stamp, which no later stat matches: it is read again.
+      this.readCache.set(file, { stamp: stamp ?? '', good, rejections: fileRejections });
       rejections.push(...fileRejections);
       for (const r of good) add(next, r, rejections, shown, this.options.dir);
     }
@@ -152,7 +150,8 @@ export class DirectorySource<T> extends EventEmitter {
     rejections: Rejection[],
   ): ServedResource<T>[] {
     if (parsed.fileError !== undefined) {
-      const kept = this.goodByFile.get(file) ?? [];
+      // What the file gave when it was last readable keeps serving.
+      const kept = this.readCache.get(file)?.good ?? [];
       rejections.push({ origin: shown, message: parsed.fileError, keptLastGood: kept.length > 0 });
       return kept;
     }
@@ -175,7 +174,6 @@ export class DirectorySource<T> extends EventEmitter {
       }
       if (keptLastGood) good.push(last);
     }
-    this.goodByFile.set(file, good);
     return good;
   }
 
