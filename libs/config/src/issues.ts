@@ -50,19 +50,34 @@ export function parsePath(path: string): (string | number)[] {
 export class Issues {
   readonly errors: Issue[] = [];
   readonly warnings: Issue[] = [];
-  private readonly stack: Segment[] = [];
+  // The path as plain strings and numbers, with a parallel flag per segment for map keys, so that walking a
+  // map does not allocate a MapKey per entry; segments are only turned into text when a problem is recorded.
+  private readonly stack: (string | number)[] = [];
+  private readonly mapKey: boolean[] = [];
 
   push(segment: Segment): void {
-    this.stack.push(segment);
+    if (segment instanceof MapKey) this.pushMapKey(segment.key);
+    else {
+      this.stack.push(segment);
+      this.mapKey.push(false);
+    }
+  }
+
+  /** Enters a map entry; rendered as `[key]`. */
+  pushMapKey(key: string): void {
+    this.stack.push(key);
+    this.mapKey.push(true);
   }
 
   pop(): void {
     this.stack.pop();
+    this.mapKey.pop();
   }
 
   /** The current path, optionally extended by more segments. */
   path(...more: Segment[]): string {
-    return more.length === 0 ? formatPath(this.stack) : formatPath([...this.stack, ...more]);
+    const segments: Segment[] = this.stack.map((s, i) => (this.mapKey[i] ? new MapKey(s as string) : s));
+    return formatPath(more.length === 0 ? segments : [...segments, ...more]);
   }
 
   /** Records an error at the current path (or below it). */

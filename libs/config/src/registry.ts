@@ -194,15 +194,19 @@ export function istioKindDefinitions(): KindDefinition[] {
 
 /** Compiles the given kinds (each schema once) into a registry. */
 export function createRegistry(definitions: readonly KindDefinition[] = istioKindDefinitions()): Registry {
-  const byKey = new Map<string, RegisteredKind>();
+  // Group, then kind: two lookups of strings the parser already holds, instead of hashing a fresh
+  // "group/kind" string per resource (which showed in validation profiles).
+  const byGroup = new Map<string, Map<string, RegisteredKind>>();
   const all: RegisteredKind[] = [];
   for (const d of definitions) {
     const r: RegisteredKind = { ...d, checkSpec: compile(d.spec) };
-    byKey.set(`${d.group}/${d.kind}`, r);
+    let kinds = byGroup.get(d.group);
+    if (!kinds) byGroup.set(d.group, (kinds = new Map()));
+    kinds.set(d.kind, r);
     all.push(r);
   }
   return {
-    get: (group, kind) => byKey.get(`${group}/${kind}`),
+    get: (group, kind) => byGroup.get(group)?.get(kind),
     all: () => all,
   };
 }

@@ -12,8 +12,8 @@ export interface BackoffOptions {
 /** Exponential backoff with jitter, bounded by `maxMs` (before jitter). */
 export class Backoff {
   private attempt = 0;
-  private readonly initialMs: number;
-  private readonly maxMs: number;
+  readonly initialMs: number;
+  readonly maxMs: number;
   private readonly multiplier: number;
   private readonly jitter: number;
 

@@ -90,7 +90,9 @@ export class McpServer {
     this.current.set(collection, [...resources]);
     return this.snapshot.set(
       collection,
-      resources.map((r) => ({ name: r.name, resource: this.encode(r) })),
+      // A resource's own version (a content hash from galley's folder source, a resourceVersion from Kubernetes)
+      // changes whenever its content does, so it serves as the xDS resource version without hashing the bytes.
+      resources.map((r) => ({ name: r.name, resource: this.encode(r), version: r.version || undefined })),
     );
   }
 

@@ -129,6 +129,12 @@ export class McpSink extends EventEmitter<McpSinkEvents> {
     this.client = new ads.AggregatedDiscoveryServiceClient(
       this.options.address,
       this.options.credentials ?? grpcCredentials.createInsecure(),
+      {
+        // grpc-js keeps its own reconnect backoff per channel (1 s first, growing to 120 s), which would hold a
+        // sink back long after galley is up again; bound it by the sink's own backoff instead.
+        'grpc.initial_reconnect_backoff_ms': this.backoff.initialMs,
+        'grpc.max_reconnect_backoff_ms': this.backoff.maxMs,
+      },
     );
     this.connect();
   }

@@ -22,6 +22,25 @@ describe('Struct bodies', () => {
     expect(jsonFromStruct(decoded)).toEqual(spec);
   });
 
+  it('writes exactly the bytes the generated Struct encoder writes', () => {
+    const nested = {
+      ...spec,
+      deep: { '2': [null, false, -0.5, { k: 'v' }], '1': 'integer-like keys first' },
+    };
+    const generated = protobufStruct.Struct.encode(structFromJson(nested)).finish();
+    expect(Buffer.compare(packJsonBody(nested).value, Buffer.from(generated))).toBe(0);
+  });
+
+  it('refuses in the packed form what JSON cannot hold, naming where', () => {
+    expect(() => packJsonBody({ a: { b: [1, Number.POSITIVE_INFINITY] } })).toThrow(
+      '$.a.b[1]: Infinity cannot be represented in JSON',
+    );
+    expect(() => packJsonBody({ when: new Date() })).toThrow('$.when: a Date cannot be represented in JSON');
+    expect(() => packJsonBody({ l: [1, undefined] })).toThrow('$.l[1]: undefined');
+    expect(() => packJsonBody({ f: () => 1 })).toThrow('$.f: a function cannot be represented in JSON');
+    expect(unpackJsonBody(packJsonBody({ a: 1, b: undefined }))).toEqual({ a: 1 });
+  });
+
   it('drops undefined properties as JSON does, and refuses what JSON cannot hold, naming where', () => {
     expect(jsonFromStruct(structFromJson({ a: 1, b: undefined }))).toEqual({ a: 1 });
     expect(() => structFromJson({ a: { b: [1, Number.NaN] } })).toThrow(

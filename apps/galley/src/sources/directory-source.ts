@@ -27,6 +27,8 @@ export interface DirectorySourceOptions<T> {
 
 const CONFIG_FILE = /\.(ya?ml|json)$/i;
 const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** Files read ahead of the parser during a load. */
+const READ_AHEAD = 8;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -113,19 +115,35 @@ export class DirectorySource<T> extends EventEmitter {
 
     for (const file of [...this.readCache.keys()]) if (!seen.has(file)) this.readCache.delete(file);
 
-    for (const file of files) {
-      const shown = relative(this.options.dir, file) || file;
-      const stamp = await statStamp(file);
+    // Stat every file at once, then read the changed ones a few ahead of the parser: parsing is the only work on
+    // this thread, and waiting for one file's stat and read at a time left it idle for much of an initial load.
+    const stats = await Promise.all(files.map(statFile));
+    const toRead = files.filter((file, i) => {
       const cached = this.readCache.get(file);
-      if (cached && stamp !== undefined && cached.stamp === stamp) {
+      return !cached || stats[i] === undefined || cached.stamp !== stats[i].stamp;
+    });
+    const reader = new ReadAhead(toRead, READ_AHEAD, (file) => this.readText(file));
+
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i];
+      const shown = relative(this.options.dir, file) || file;
+      const cached = this.readCache.get(file);
+      const stat = stats[i];
+      if (cached && stat !== undefined && cached.stamp === stat.stamp) {
         rejections.push(...cached.rejections);
         for (const r of cached.good) add(next, r, rejections, shown, this.options.dir);
         continue;
       }
       const fileRejections: Rejection[] = [];
-      const good = this.readFile(file, shown, await this.readAndParse(file), previous, fileRejections);
+      const good = this.readFile(
+        file,
+        shown,
+        this.parse(file, await reader.next()),
+        previous,
+        fileRejections,
+      );
       // A file that vanished mid-read gets an empty stamp, which no later stat matches: it is read again.
-      this.readCache.set(file, { stamp: stamp ?? '', good, rejections: fileRejections });
+      this.readCache.set(file, { stamp: stat?.stamp ?? '', good, rejections: fileRejections });
       rejections.push(...fileRejections);
       for (const r of good) add(next, r, rejections, shown, this.options.dir);
     }
@@ -177,32 +195,58 @@ export class DirectorySource<T> extends EventEmitter {
     return good;
   }
 
-  private async readAndParse(file: string): Promise<ParsedFile<T>> {
+  /** A file's text, or why it cannot be had (too large, gone, not UTF-8). */
+  private async readText(file: string): Promise<{ text: string } | { fileError: string }> {
     let bytes: Buffer;
     try {
       const info = await stat(file);
       if (info.size > this.maxFileBytes) {
-        return { resources: [], fileError: `file is ${info.size} bytes; the limit is ${this.maxFileBytes}` };
+        return { fileError: `file is ${info.size} bytes; the limit is ${this.maxFileBytes}` };
       }
       bytes = await readFile(file);
     } catch (err) {
       // Deleted or renamed between listing and reading: the next event brings the folder's new state.
-      return {
-        resources: [],
-        fileError: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      };
+      return { fileError: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
     }
-    let text: string;
     try {
-      text = utf8.decode(bytes);
+      return { text: utf8.decode(bytes) };
     } catch {
-      return { resources: [], fileError: 'not valid UTF-8' };
+      return { fileError: 'not valid UTF-8' };
     }
+  }
+
+  private parse(file: string, read: { text: string } | { fileError: string }): ParsedFile<T> {
+    if ('fileError' in read) return { resources: [], fileError: read.fileError };
     try {
-      return this.options.parse(file, text);
+      return this.options.parse(file, read.text);
     } catch (err) {
       return { resources: [], fileError: (err as Error).message };
     }
+  }
+}
+
+/**
+ * Reads files in the given order, keeping up to `ahead` reads in flight so the next file is usually in memory
+ * when the parser asks for it. Bounded, so a folder of thousands of files does not open them all at once.
+ */
+class ReadAhead<R> {
+  private readonly pending: Promise<R>[] = [];
+  private started = 0;
+
+  constructor(
+    private readonly files: readonly string[],
+    private readonly ahead: number,
+    private readonly read: (file: string) => Promise<R>,
+  ) {}
+
+  /** The next file's result, in order. */
+  next(): Promise<R> {
+    while (this.started < this.files.length && this.pending.length < this.ahead) {
+      this.pending.push(this.read(this.files[this.started++]));
+    }
+    const result = this.pending.shift();
+    if (!result) throw new Error('ReadAhead: read past the last file');
+    return result;
   }
 }
 
@@ -229,11 +273,11 @@ function add<T>(
   byName.set(r.name, r);
 }
 
-/** Identifies a file's content cheaply: it changes whenever the file is rewritten. Undefined if it is gone. */
-async function statStamp(file: string): Promise<string | undefined> {
+/** Identifies a file's content cheaply: the stamp changes whenever the file is rewritten. Undefined if it is gone. */
+async function statFile(file: string): Promise<{ stamp: string } | undefined> {
   try {
     const info = await stat(file);
-    return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+    return { stamp: `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` };
   } catch {
     return undefined;
   }

@@ -1,7 +1,9 @@
 import { checkDuration, parseDuration } from './durations';
 import { checkHeaderValue, checkMatchHeaderName } from './headers';
 import { checkLabelKey, checkLabelValue } from './labels';
+import fc from 'fast-check';
 import {
+  checkDNS1123Labels,
   checkFQDN,
   checkPartialWildcard,
   checkWildcardDomain,
@@ -29,6 +31,28 @@ describe('host names', () => {
     expect(checkFQDN('foo.123')).toContain('cannot be all-numeric');
     expect(checkFQDN('')).toBe('empty domain name not allowed');
     expect(checkFQDN('istio.io.')).toBeUndefined();
+  });
+
+  it('takes the single-pass path only where the label-by-label rule agrees', () => {
+    // Istio's rule, label by label: the last label may be empty (a trailing dot) and must not be all digits.
+    const reference = (domain: string): boolean => {
+      const parts = domain.split('.');
+      if (/^[+-]?\d+$/.test(parts[parts.length - 1])) return false;
+      return parts.every(
+        (p, i) =>
+          (i === parts.length - 1 && p === '') || /^[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/.test(p),
+      );
+    };
+    const char = fc.constantFrom('a', 'Z', '0', '7', '-', '.', '*', '_', '+');
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 12 }), (chars) => {
+        const domain = chars.join('');
+        expect(checkDNS1123Labels(domain) === undefined).toBe(reference(domain));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(checkDNS1123Labels('a'.repeat(63) + '.io')).toBeUndefined();
+    expect(checkDNS1123Labels('a'.repeat(64) + '.io')).toContain('invalid');
   });
 
   it('rejects partial wildcards', () => {
