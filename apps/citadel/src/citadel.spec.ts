@@ -69,7 +69,7 @@ async function startCitadel(args: string[] = []): Promise<Running> {
       metrics: app.metrics,
     }),
   );
-  addRevocationRoutes(app.monitoring, citadel.ca, citadel.revocations, app.logger);
+  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
   await app.component.start();
   return {
     app,

@@ -1,21 +1,24 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFor } from '@flotilla/kube';
 import {
-  CertificateAuthority,
+  FileRootStore,
   Pkcs11Signer,
   RevocationStore,
+  RootRotator,
   VaultClient,
   VaultLeafIssuer,
   loadCacerts,
   loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
-  selfSignedMaterial,
   vaultSignedIntermediate,
 } from '@flotilla/pki';
-import type { CaKeyMaterial } from '@flotilla/pki';
+import type { CaKeyMaterial, CertificateAuthority, RootStore, RotationOutcome } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { createApp, createLogger, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
+import type { Logger } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
 import {
   ClientCertificateAuthenticator,
@@ -26,9 +29,12 @@ import type { Authenticator } from './authn';
 import { certificateService } from './ca-service';
 import type { WorkloadIssuer } from './ca-service';
 import { OptionalClientCertCredentials } from './credentials';
+import { CurrentCa } from './current-ca';
 import { citadelCommand } from './options';
 import type { CitadelOptions } from './options';
-import { addRevocationRoutes } from './revocation-routes';
+import { CrlCache, addRevocationRoutes } from './revocation-routes';
+import { SecretRootStore } from './secret-root-store';
+import { TrustDistributor } from './trust-distribution';
 import { APP_VERSION } from './version';
 
 /** Citadel's own serving certificate is re-issued at every start; it lives 90 days. */
@@ -37,15 +43,29 @@ export const TRUST_BUNDLE_FILE = 'trust-bundle.pem';
 /** What citadel asks of Vault for its intermediate in sign-intermediate mode (Vault may cut it to the mount's max). */
 const VAULT_INTERMEDIATE_TTL_MS = 365 * 24 * 3600 * 1000;
 const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** How often the CRL is checked for changes (a revocation, a re-signing) and published to istio-ca-crl. */
+const CRL_PUBLISH_INTERVAL_MS = 5000;
 
 export interface Citadel {
+  /** The CA signing now (it changes when the root rotates). */
+  current: CurrentCa;
   /** Citadel's own CA: its serving certificate, CRL and OCSP, and workload certificates unless Vault signs them. */
-  ca: CertificateAuthority;
-  /** What signs workload certificates: `ca`, or Vault with --vault-mode sign-leaf. */
+  readonly ca: CertificateAuthority;
+  /** What signs workload certificates: `current`, or Vault with --vault-mode sign-leaf. */
   issuer: WorkloadIssuer;
   credentials: OptionalClientCertCredentials;
   authenticators: Authenticator[];
   revocations: RevocationStore;
+  crl: CrlCache;
+  /** Rotates the self-signed root; absent when the CA is plugged in, on a PKCS #11 token or from Vault. */
+  rotator?: RootRotator;
+  /** Publishes the trust bundle and CRL to every namespace; present with --kube-api-server and --kube-namespace. */
+  distributor?: TrustDistributor;
+  /** Where the root lives: the state folder, istio-ca-secret, cacerts, a token, Vault. */
+  rootSource: string;
+  /** Starts the periodic root check and the distribution to namespaces. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 function vaultClientOf(options: CitadelOptions): VaultClient {
@@ -70,41 +90,88 @@ function vaultClientOf(options: CitadelOptions): VaultClient {
   });
 }
 
-/** The CA, its TLS credentials and authenticators, from citadel's options. */
-export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
+function kubeConfigOf(options: CitadelOptions): KubeConfig {
+  const tokenFile = options.kubeTokenFile || SERVICE_ACCOUNT_TOKEN_FILE;
+  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+  return kubeConfigFor(options.kubeApiServer, token, undefined, options.kubeCaFile || undefined);
+}
+
+/** The software-keyed self-signed root in the state folder or istio-ca-secret, with its rotator. */
+async function openRotator(
+  options: CitadelOptions,
+  stateDir: string,
+  kc: KubeConfig | undefined,
+): Promise<RootRotator> {
+  const store: RootStore = kc ? new SecretRootStore(kc, options.kubeNamespace) : new FileRootStore(stateDir);
+  return RootRotator.open(store, {
+    trustDomain: options.trustDomain,
+    threshold: options.rootRotationThreshold,
+    rotateKey: options.rotateCaKey,
+    checkIntervalMs: options.rootRotationCheckInterval,
+  });
+}
+
+async function pluggedMaterial(
+  options: CitadelOptions,
+  stateDir: string,
+  vault: VaultClient | undefined,
+): Promise<CaKeyMaterial | undefined> {
+  if (options.cacertsDir) return loadCacerts(options.cacertsDir);
+  if (vault && options.vaultMode === 'sign-intermediate') {
+    const intermediate = await vaultSignedIntermediate(vault, {
+      mount: options.vaultMount,
+      trustDomain: options.trustDomain,
+      ttlMs: VAULT_INTERMEDIATE_TTL_MS,
+    });
+    return intermediate.material;
+  }
+  if (options.pkcs11Module) {
+    const signer = await Pkcs11Signer.open({
+      module: options.pkcs11Module,
+      tokenLabel: options.pkcs11TokenLabel,
+      keyLabel: options.pkcs11KeyLabel,
+      pin: options.pkcs11Pin,
+    });
+    return loadOrCreateSignerRoot(stateDir, options.trustDomain, signer);
+  }
+  return undefined;
+}
+
+/** A fresh serving certificate for citadel's own TLS port, from the current CA. */
+async function servingIdentity(ca: CertificateAuthority, names: readonly string[]) {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const serving = await ca.issueServing(privateKey, names, SERVING_CERT_LIFETIME_MS);
+  return {
+    chain: serving.chainPem.slice(0, -1).join(''),
+    key: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+  };
+}
+
+/**
+ * The CA, its TLS credentials and authenticators, from citadel's options. With a software self-signed root
+ * (the default) the root is rotated when `--root-rotation-threshold` of its life is left; after a rotation the
+ * trust bundle file, the /ca/trust-bundle.pem route, the roots TLS trusts, citadel's serving certificate and (in
+ * Kubernetes) every namespace's istio-ca-root-cert follow.
+ */
+export async function buildCitadel(
+  options: CitadelOptions,
+  logger: Logger = createLogger('citadel', options.logLevel),
+): Promise<Citadel> {
   const stateDir = resolve(options.stateDir);
+  mkdirSync(stateDir, { recursive: true });
   const vault = options.vaultAddress ? vaultClientOf(options) : undefined;
-  const material: CaKeyMaterial = options.cacertsDir
-    ? loadCacerts(options.cacertsDir)
-    : vault && options.vaultMode === 'sign-intermediate'
-      ? (
-          await vaultSignedIntermediate(vault, {
-            mount: options.vaultMount,
-            trustDomain: options.trustDomain,
-            ttlMs: VAULT_INTERMEDIATE_TTL_MS,
-          })
-        ).material
-      : options.pkcs11Module
-        ? await loadOrCreateSignerRoot(
-            stateDir,
-            options.trustDomain,
-            await Pkcs11Signer.open({
-              module: options.pkcs11Module,
-              tokenLabel: options.pkcs11TokenLabel,
-              keyLabel: options.pkcs11KeyLabel,
-              pin: options.pkcs11Pin,
-            }),
-          )
-        : await selfSignedMaterial(stateDir, options.trustDomain);
-  const ca = new CertificateAuthority(material, {
+  const kc = options.kubeApiServer && options.kubeNamespace ? kubeConfigOf(options) : undefined;
+  const plugged = await pluggedMaterial(options, stateDir, vault);
+  const rotator = plugged ? undefined : await openRotator(options, stateDir, kc);
+  const authorityOptions = {
     trustDomain: options.trustDomain,
     defaultTtlMs: options.defaultCertTtl,
     maxTtlMs: options.maxCertTtl,
     ocspUrl: options.ocspUrl || undefined,
     crlUrl: options.crlUrl || undefined,
-  });
-  let issuer: WorkloadIssuer = ca;
-  let roots = ca.rootsPem;
+  };
+  let issuer: WorkloadIssuer | undefined;
+  let extraRoots: string[] = [];
   if (vault && options.vaultMode === 'sign-leaf') {
     const vaultIssuer = new VaultLeafIssuer(vault, {
       mount: options.vaultMount,
@@ -115,19 +182,41 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
     });
     issuer = vaultIssuer;
     // Workloads trust Vault's root (their certificates) and citadel's own (its serving certificate).
-    roots = [...(await vaultIssuer.rootsPem()), ...roots];
+    extraRoots = await vaultIssuer.rootsPem();
   }
-  const rootsPem = roots.map((pem) => (pem.endsWith('\n') ? pem : `${pem}\n`)).join('');
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(join(stateDir, TRUST_BUNDLE_FILE), rootsPem);
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const serving = await ca.issueServing(privateKey, options.servingDnsNames, SERVING_CERT_LIFETIME_MS);
-  const credentials = new OptionalClientCertCredentials(
-    rootsPem,
-    serving.chainPem.slice(0, -1).join(''),
-    privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-  );
+  const current = new CurrentCa(plugged ?? rotator!.material, authorityOptions, extraRoots);
+  const trustBundlePath = join(stateDir, TRUST_BUNDLE_FILE);
+  writeFileSync(trustBundlePath, current.trustBundlePem);
+  const serving = await servingIdentity(current.ca, options.servingDnsNames);
+  const credentials = new OptionalClientCertCredentials(current.trustBundlePem, serving.chain, serving.key);
   const revocations = new RevocationStore(stateDir);
+  const crl = new CrlCache(current, revocations, logger);
+  const distributor = kc ? new TrustDistributor(kc, logger) : undefined;
+
+  const publishCrl = async () => distributor?.setCrl(await crl.pem());
+  /** The re-issue of the serving certificate and CRL after the latest CA change. */
+  let refreshed: Promise<void> = Promise.resolve();
+  current.on('change', () => {
+    const bundle = current.trustBundlePem;
+    writeFileSync(trustBundlePath, bundle);
+    distributor?.setTrustBundle(bundle);
+    refreshed = servingIdentity(current.ca, options.servingDnsNames)
+      .then(({ chain, key }) => credentials.update(bundle, chain, key))
+      .then(publishCrl)
+      .catch((err: unknown) =>
+        logger.error({ err }, 'cannot re-issue the serving certificate or CRL after the CA changed'),
+      );
+  });
+  rotator?.on('change', (material: CaKeyMaterial, outcome: RotationOutcome) => {
+    const root = new X509Certificate(material.signingCertificate);
+    logger.info(
+      { outcome, serial: root.serialNumber, notAfter: root.validTo, trustBundleRoots: material.roots.length },
+      outcome === 'rotated' ? 'root rotated' : 'root changed',
+    );
+    current.replace(material);
+  });
+  rotator?.on('error', (err: Error) => logger.error({ err }, 'root rotation check failed; retrying'));
+
   const authenticators: Authenticator[] = [
     new ClientCertificateAuthenticator(options.trustDomain, revocations),
   ];
@@ -146,7 +235,43 @@ export async function buildCitadel(options: CitadelOptions): Promise<Citadel> {
       ),
     );
   }
-  return { ca, issuer, credentials, authenticators, revocations };
+  let crlTimer: NodeJS.Timeout | undefined;
+  return {
+    current,
+    get ca() {
+      return current.ca;
+    },
+    issuer: issuer ?? current,
+    credentials,
+    authenticators,
+    revocations,
+    crl,
+    rotator,
+    distributor,
+    rootSource: rotator ? rotator.store.description : options.cacertsDir || stateDir,
+    async start() {
+      if (rotator) {
+        // A root that came due while citadel was down is rotated now, not an interval later.
+        await rotator.check();
+        await refreshed;
+        rotator.start();
+      }
+      if (distributor) {
+        distributor.setTrustBundle(current.trustBundlePem);
+        await publishCrl();
+        await distributor.start();
+        crlTimer = setInterval(() => {
+          publishCrl().catch((err: unknown) => logger.warn({ err }, 'cannot publish the CRL'));
+        }, CRL_PUBLISH_INTERVAL_MS);
+        crlTimer.unref();
+      }
+    },
+    async stop() {
+      rotator?.stop();
+      if (crlTimer) clearInterval(crlTimer);
+      await distributor?.stop();
+    },
+  };
 }
 
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
@@ -154,7 +279,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
   const stateDir = resolve(options.stateDir);
   let citadel: Citadel;
   try {
-    citadel = await buildCitadel(options);
+    citadel = await buildCitadel(options, createLogger('citadel', options.logLevel));
   } catch (err) {
     const where = options.cacertsDir ? `from ${options.cacertsDir}` : `in ${stateDir}`;
     createLogger('citadel').fatal(`cannot load or create the CA ${where}: ${(err as Error).message}`);
@@ -166,6 +291,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     options,
     credentials: citadel.credentials,
     onStop: async () => {
+      await citadel.stop();
       await citadel.ca.material.signer.close?.();
       await tracing.shutdown();
     },
@@ -179,7 +305,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
       metrics: app.metrics,
     }),
   );
-  addRevocationRoutes(app.monitoring, citadel.ca, citadel.revocations, app.logger);
+  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
   app.logger.info(
     {
       stateDir,
@@ -190,8 +316,13 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
           ? `Vault ${options.vaultAddress} mount ${options.vaultMount} role ${options.vaultRole}`
           : citadel.ca.material.signer.description,
       authenticators: citadel.authenticators.map((a) => a.name),
+      root: citadel.rootSource,
+      rootRotation: citadel.rotator
+        ? { threshold: options.rootRotationThreshold, rotateKey: options.rotateCaKey }
+        : 'off',
     },
     'CA loaded',
   );
+  await citadel.start();
   await runUntilSignalled(app.component, options.shutdownTimeout * 1000);
 }

@@ -14,6 +14,15 @@ export class OptionalClientCertCredentials extends ServerCredentials {
     );
   }
 
+  /** New roots or serving certificate (after a root rotation): connections from now on use them. */
+  update(ca: string, certChain: string, privateKey: string): void {
+    this.updateSecureContextOptions({
+      ca: Buffer.from(ca),
+      cert: Buffer.from(certChain),
+      key: Buffer.from(privateKey),
+    });
+  }
+
   _equals(other: ServerCredentials): boolean {
     return other === this;
   }

@@ -40,4 +40,32 @@ describe('citadel options', () => {
     });
     expect(() => parse(['--vault-mode', 'both'])).toThrow(/not sign-leaf or sign-intermediate/);
   });
+
+  it('rotates the root at 20% of its life left, checking hourly and keeping the key, unless told otherwise', () => {
+    expect(parse([])).toMatchObject({
+      rootRotationCheckInterval: 3_600_000,
+      rootRotationThreshold: 0.2,
+      rotateCaKey: false,
+      kubeNamespace: '',
+    });
+    expect(
+      parse([
+        '--root-rotation-check-interval',
+        '10m',
+        '--root-rotation-threshold',
+        '0.5',
+        '--rotate-ca-key',
+        'true',
+        '--kube-namespace',
+        'istio-system',
+      ]),
+    ).toMatchObject({
+      rootRotationCheckInterval: 600_000,
+      rootRotationThreshold: 0.5,
+      rotateCaKey: true,
+      kubeNamespace: 'istio-system',
+    });
+    expect(() => parse(['--root-rotation-threshold', '1'])).toThrow(/not a number between 0 and 1/);
+    expect(() => parse(['--root-rotation-threshold', 'a fifth'])).toThrow(/not a number between 0 and 1/);
+  });
 });

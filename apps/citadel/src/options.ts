@@ -42,6 +42,17 @@ export interface CitadelOptions extends CommonOptions {
   vaultK8sRole: string;
   /** sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate. */
   vaultMode: VaultMode;
+  /** Milliseconds between checks of the self-signed root's remaining lifetime. */
+  rootRotationCheckInterval: number;
+  /** Rotate the self-signed root once at most this fraction of its lifetime is left. */
+  rootRotationThreshold: number;
+  /** Sign the rotated root with a new key (CA key rotation) instead of the old one. */
+  rotateCaKey: boolean;
+  /**
+   * Citadel's namespace. With --kube-api-server, the self-signed root lives in Secret istio-ca-secret there, and
+   * the trust bundle and CRL go to ConfigMaps istio-ca-root-cert and istio-ca-crl in every namespace; empty: off.
+   */
+  kubeNamespace: string;
 }
 
 export type VaultMode = 'sign-leaf' | 'sign-intermediate';
@@ -60,6 +71,14 @@ export function parseDuration(value: string): number {
   if (!(ms > 0))
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration such as 24h, 90d or 3600s`);
   return ms;
+}
+
+/** A fraction strictly between 0 and 1: "0.2". */
+export function parseFraction(value: string): number {
+  const n = Number(value.trim());
+  if (!(n > 0 && n < 1))
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a number between 0 and 1`);
+  return n;
 }
 
 function parseBoolean(value: string): boolean {
@@ -122,12 +141,16 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--kube-api-server <url>',
-        'Kubernetes API server for TokenReview of service-account tokens; empty: off',
+        'Kubernetes API server: TokenReview of service-account tokens, and with --kube-namespace the CA Secret and the ConfigMaps it publishes; empty: off',
         '',
       ),
     )
     .addOption(
-      option('--kube-token-file <file>', "citadel's own service-account token for TokenReview calls", ''),
+      option(
+        '--kube-token-file <file>',
+        "citadel's own service-account token for calls to the API server",
+        '',
+      ),
     )
     .addOption(option('--kube-ca-file <file>', "CA bundle for the Kubernetes API server's certificate", ''))
     .addOption(
@@ -169,6 +192,37 @@ export function citadelCommand(): Command {
         "sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate",
         'sign-leaf',
         parseVaultMode,
+      ),
+    )
+    .addOption(
+      option(
+        '--root-rotation-check-interval <duration>',
+        'how often the self-signed root’s remaining lifetime is checked',
+        3_600_000,
+        parseDuration,
+      ),
+    )
+    .addOption(
+      option(
+        '--root-rotation-threshold <fraction>',
+        'rotate the self-signed root once this fraction of its lifetime or less is left; the old root stays in the trust bundle until it expires',
+        0.2,
+        parseFraction,
+      ),
+    )
+    .addOption(
+      option(
+        '--rotate-ca-key <bool>',
+        'sign the rotated root with a new key (CA key rotation) instead of reusing the old one',
+        false,
+        parseBoolean,
+      ),
+    )
+    .addOption(
+      option(
+        '--kube-namespace <namespace>',
+        "citadel's namespace: with --kube-api-server the self-signed root is kept in Secret istio-ca-secret there and the trust bundle and CRL are published as ConfigMaps istio-ca-root-cert and istio-ca-crl in every namespace; empty: off",
+        '',
       ),
     );
 }

@@ -8,6 +8,7 @@ import {
 } from '@flotilla/pki';
 import type { CertificateAuthority, RevocationStore } from '@flotilla/pki';
 import type { Logger, MonitoringServer, RouteRequest, RouteResponse } from '@flotilla/service-kit';
+import type { CurrentCa } from './current-ca';
 
 export const CRL_PATH = '/ca/crl';
 export const CRL_PEM_PATH = '/ca/crl.pem';
@@ -19,35 +20,61 @@ const CRL_VALIDITY_MS = 24 * 3600 * 1000;
 const OCSP_VALIDITY_MS = 3600 * 1000;
 
 /**
- * Citadel's revocation endpoints, on its monitoring port: the CRL (DER and PEM) signed by the CA, an OCSP
- * responder (RFC 6960: POST, and GET with the base64 request in the path, appendix A.1) and the trust bundle.
+ * The CA's CRL, signed by the current CA and cached: signed again when a serial is revoked, when the CA changed
+ * (root rotation) or after half of its validity.
  */
-export function addRevocationRoutes(
-  monitoring: MonitoringServer,
-  ca: CertificateAuthority,
-  revocations: RevocationStore,
-  logger: Logger,
-): void {
-  const signer = ca.material.signer;
-  let cached: { der: Buffer; version: number; signedAt: number } | undefined;
-  let crlNumber = 0;
-  const currentCrl = async (): Promise<Buffer> => {
-    const list = revocations.list();
+export class CrlCache {
+  private cached: { der: Buffer; version: number; ca: CertificateAuthority; signedAt: number } | undefined;
+  private crlNumber = 0;
+
+  constructor(
+    private readonly current: CurrentCa,
+    private readonly revocations: RevocationStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async der(): Promise<Buffer> {
+    const list = this.revocations.list();
+    const { ca } = this.current;
     const now = Date.now();
-    if (cached && cached.version === revocations.version && now - cached.signedAt < CRL_VALIDITY_MS / 2) {
+    const cached = this.cached;
+    if (
+      cached &&
+      cached.ca === ca &&
+      cached.version === this.revocations.version &&
+      now - cached.signedAt < CRL_VALIDITY_MS / 2
+    ) {
       return cached.der;
     }
     // Seconds since the epoch keep CRL numbers increasing across restarts.
-    crlNumber = Math.max(crlNumber + 1, Math.floor(now / 1000));
-    const der = await buildCrl(signer, ca.signingCertificate, list, {
+    this.crlNumber = Math.max(this.crlNumber + 1, Math.floor(now / 1000));
+    const der = await buildCrl(ca.material.signer, ca.signingCertificate, list, {
       thisUpdate: new Date(now),
       nextUpdate: new Date(now + CRL_VALIDITY_MS),
-      crlNumber,
+      crlNumber: this.crlNumber,
     });
-    cached = { der, version: revocations.version, signedAt: now };
-    logger.info({ crlNumber, revoked: list.length }, 'CRL signed');
+    this.cached = { der, version: this.revocations.version, ca, signedAt: now };
+    this.logger.info({ crlNumber: this.crlNumber, revoked: list.length }, 'CRL signed');
     return der;
-  };
+  }
+
+  async pem(): Promise<string> {
+    return derToPem(await this.der(), 'X509 CRL');
+  }
+}
+
+/**
+ * Citadel's revocation endpoints, on its monitoring port: the CRL (DER and PEM) signed by the CA, an OCSP
+ * responder (RFC 6960: POST, and GET with the base64 request in the path, appendix A.1) and the trust bundle
+ * (every root workloads trust, old and new during a root rotation's overlap).
+ */
+export function addRevocationRoutes(
+  monitoring: MonitoringServer,
+  current: CurrentCa,
+  crl: CrlCache,
+  revocations: RevocationStore,
+): void {
+  const currentCrl = () => crl.der();
 
   monitoring.addRoute(
     CRL_PATH,
@@ -70,9 +97,10 @@ export function addRevocationRoutes(
       der = Buffer.from(encoded, 'base64');
     }
     let body: Buffer;
+    const { ca } = current;
     try {
       body = await buildOcspResponse(
-        signer,
+        ca.material.signer,
         ca.signingCertificate,
         parseOcspRequest(der),
         (s) => revocations.get(s),
@@ -94,7 +122,7 @@ export function addRevocationRoutes(
   });
   monitoring.addRoute(
     TRUST_BUNDLE_PATH,
-    () => ({ contentType: 'application/x-pem-file', body: ca.rootsPem.join('') }),
-    { description: 'the roots workloads trust (PEM)' },
+    () => ({ contentType: 'application/x-pem-file', body: current.trustBundlePem }),
+    { description: 'the trust bundle: every root workloads trust (PEM)' },
   );
 }

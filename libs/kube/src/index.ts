@@ -1,8 +1,13 @@
 export { kubeConfigFor, loadKubeConfig } from './kube-config';
 export { ResourceWatcher } from './resource-watcher';
 export type { KubeList, WatchEventKind } from './resource-watcher';
+export { createObject, ensureObject, getObject, replaceObject } from './objects';
+export type { NamedObject } from './objects';
 export {
+  CONFIG_MAPS,
   ISTIO_TYPES,
+  NAMESPACES,
+  SECRETS,
   SERVICE_DISCOVERY_TYPES,
   apiVersionOf,
   collectionPath,

@@ -20,10 +20,12 @@ export function kubeConfigFor(
   server: string,
   token: string,
   skipTLSVerify = server.startsWith('http://'),
+  /** PEM bundle the API server's certificate must chain to; none: the system's roots. */
+  caFile?: string,
 ): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'cluster', server, skipTLSVerify }],
+    clusters: [{ name: 'cluster', server, skipTLSVerify, ...(caFile ? { caFile } : {}) }],
     users: [{ name: 'user', token }],
     contexts: [{ name: 'context', cluster: 'cluster', user: 'user' }],
     currentContext: 'context',

@@ -68,3 +68,16 @@ export const SERVICE_DISCOVERY_TYPES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
 ];
+
+const core = (kind: string, plural: string, namespaced = true): ResourceType => ({
+  group: '',
+  version: 'v1',
+  plural,
+  kind,
+  namespaced,
+});
+
+/** Core objects citadel keeps its root in (Secret) and distributes the trust bundle and CRL with (ConfigMap). */
+export const CONFIG_MAPS = core('ConfigMap', 'configmaps');
+export const SECRETS = core('Secret', 'secrets');
+export const NAMESPACES = core('Namespace', 'namespaces', false);

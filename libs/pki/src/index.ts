@@ -46,6 +46,18 @@ export {
 } from './revocations';
 export type { Revocation, RevocationReason } from './revocations';
 export { ROOT_CERT_FILE, ROOT_KEY_FILE, createSelfSignedRoot, loadOrCreateRoot } from './root-ca';
+export {
+  CA_ROOTS_FILE,
+  FileRootStore,
+  RootRotator,
+  bundlePem,
+  createSoftwareRoot,
+  materialOf,
+  pruneTrustBundle,
+  remainingLifetimeFraction,
+  rotateRoot,
+} from './root-rotation';
+export type { RootRotatorOptions, RootStore, RotationOutcome, SelfSignedRoot } from './root-rotation';
 export type { RootCa } from './root-ca';
 export { issueServingCertificate } from './serving-cert';
 export type { ServingCertificate } from './serving-cert';

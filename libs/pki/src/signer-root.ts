@@ -41,12 +41,13 @@ export async function createRootWithSigner(
   trustDomain: string,
   now = new Date(),
   lifetimeMs = TEN_YEARS_MS,
+  /** DER Name to use instead of O=<trust domain>, CN=Flotilla Root CA (a rotated root keeps its predecessor's). */
+  subject = name(trustDomain),
 ): Promise<Buffer> {
   const spki = signer.publicKey.export({ format: 'der', type: 'spki' });
   const keyBits = parseSpkiKeyBits(spki);
   const serial = randomBytes(16);
   serial[0] = (serial[0] & 0x3f) | 0x40;
-  const subject = name(trustDomain);
   const tbs = seq(
     explicit(0, unsignedInteger(Buffer.from([2]))),
     unsignedInteger(serial),

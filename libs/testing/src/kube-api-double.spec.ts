@@ -104,6 +104,34 @@ describe('KubeApiServerDouble with the real @kubernetes/client-node informer', (
     });
   });
 
+  it('creates with POST (409 when it exists) and replaces with PUT (409 on a stale resourceVersion) through CoreV1Api', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const created = await core.createNamespacedService({
+      namespace: 'default',
+      body: service('reviews', 9080),
+    });
+    expect(created.metadata?.resourceVersion).toBeDefined();
+    await expect(
+      core.createNamespacedService({ namespace: 'default', body: service('reviews', 9080) }),
+    ).rejects.toMatchObject({ code: 409 });
+    const replaced = await core.replaceNamespacedService({
+      name: 'reviews',
+      namespace: 'default',
+      body: { ...service('reviews', 9090), metadata: { ...created.metadata } },
+    });
+    expect(replaced.spec?.ports?.[0].port).toBe(9090);
+    expect(api.get(SERVICES, 'default', 'reviews')?.spec).toEqual({ ports: [{ port: 9090 }] });
+    // The first version's resourceVersion is stale now.
+    await expect(
+      core.replaceNamespacedService({
+        name: 'reviews',
+        namespace: 'default',
+        body: { ...service('reviews', 1), metadata: { ...created.metadata } },
+      }),
+    ).rejects.toMatchObject({ code: 409 });
+    expect(api.get(SERVICES, 'default', 'reviews')?.spec).toEqual({ ports: [{ port: 9090 }] });
+  });
+
   it('sends BOOKMARK events to watches that ask for them', async () => {
     await api.stop();
     api = new KubeApiServerDouble({ bookmarkIntervalMs: 20 }).register(SERVICES);

@@ -8,7 +8,8 @@ import { sendJson, sendKubeStatus } from './http-json';
  * informers and clients. It speaks the real HTTP protocol for what those need: list (a `…List` with
  * metadata.resourceVersion), get, watch (`?watch=true&resourceVersion=N`: a chunked stream of one JSON event per
  * line — ADDED, MODIFIED, DELETED, BOOKMARK when `allowWatchBookmarks=true`, and ERROR with a 410 Status when N
- * is older than the compacted history), and status writes (PUT or merge-PATCH on `…/{name}/status`). One
+ * is older than the compacted history), create (POST on a collection, 409 AlreadyExists), replace (PUT, 409
+ * Conflict on a stale metadata.resourceVersion) and status writes (PUT or merge-PATCH on `…/{name}/status`). One
  * resourceVersion counter spans all resources, as etcd's does. It is not a Kubernetes API server: no auth, no
  * admission, no field selectors, no pagination.
  */
@@ -220,6 +221,7 @@ export class KubeApiServerDouble {
         items,
       });
     }
+    if (req.method === 'POST' && !route.name) return this.create(type, key, route.namespace, body, res);
     if (!route.name)
       return sendKubeStatus(
         res,
@@ -230,6 +232,7 @@ export class KubeApiServerDouble {
     const existing = this.store(key).get(`${route.namespace ?? ''}/${route.name}`);
     if (!existing) return sendKubeStatus(res, 404, 'NotFound', `${type.plural} "${route.name}" not found`);
     if (req.method === 'GET') return sendJson(res, 200, existing);
+    if (req.method === 'PUT' && !route.subresource) return this.replace(type, existing, body, res);
     if (route.subresource === 'status' && (req.method === 'PUT' || req.method === 'PATCH')) {
       const patch = body as { status?: unknown };
       const stored = this.apply(type, {
@@ -244,6 +247,49 @@ export class KubeApiServerDouble {
       'MethodNotAllowed',
       `${req.method} ${url.pathname} is not supported by the double`,
     );
+  }
+
+  /** POST on a collection: 201 with the stored object, or 409 AlreadyExists. */
+  private create(
+    type: ResourceType,
+    key: string,
+    namespace: string | undefined,
+    body: unknown,
+    res: ServerResponse,
+  ): void {
+    const object = body as KubeObject;
+    const name = object?.metadata?.name;
+    if (!name) return sendKubeStatus(res, 422, 'Invalid', 'metadata.name: Required value');
+    const ns = type.namespaced ? (namespace ?? object.metadata.namespace) : undefined;
+    if (this.store(key).has(`${ns ?? ''}/${name}`)) {
+      return sendKubeStatus(res, 409, 'AlreadyExists', `${type.plural} "${name}" already exists`);
+    }
+    const metadata = { ...object.metadata, name, namespace: ns };
+    delete metadata.resourceVersion; // the server assigns it
+    sendJson(res, 201, this.apply(type, { ...object, metadata }));
+  }
+
+  /**
+   * PUT on an object: replaces it. A metadata.resourceVersion in the body must be the stored one (optimistic
+   * concurrency, 409 Conflict otherwise), as the API server checks it.
+   */
+  private replace(type: ResourceType, existing: KubeObject, body: unknown, res: ServerResponse): void {
+    const object = body as KubeObject;
+    const sent = object?.metadata?.resourceVersion;
+    if (sent && sent !== existing.metadata.resourceVersion) {
+      return sendKubeStatus(
+        res,
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${type.plural} "${existing.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    const metadata = {
+      ...object.metadata,
+      name: existing.metadata.name,
+      namespace: existing.metadata.namespace,
+    };
+    sendJson(res, 200, this.apply(type, { ...object, metadata }));
   }
 
   private watch(

@@ -1,0 +1,310 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CONFIG_MAPS, NAMESPACES, SECRETS, kubeConfigFor } from '@flotilla/kube';
+import {
+  FileRootStore,
+  addRevocation,
+  certificatesFromPem,
+  createSoftwareRoot,
+  derToPem,
+  loadOrCreateTokenKey,
+  signLocalToken,
+} from '@flotilla/pki';
+import { ca as caProto } from '@flotilla/proto';
+import { createApp } from '@flotilla/service-kit';
+import type { App } from '@flotilla/service-kit';
+import {
+  KubeApiServerDouble,
+  openssl,
+  opensslCsr,
+  opensslResult,
+  tempDir,
+  waitFor,
+  writeTemp,
+} from '@flotilla/testing';
+import { certificateService } from './ca-service';
+import { TRUST_BUNDLE_FILE, buildCitadel } from './citadel';
+import type { Citadel } from './citadel';
+import { citadelCommand } from './options';
+import type { CitadelOptions } from './options';
+import { addRevocationRoutes } from './revocation-routes';
+import { CA_SECRET_NAME, CA_SECRET_TYPE, SecretRootStore } from './secret-root-store';
+import { CRL_CONFIG_MAP, ROOT_CERT_CONFIG_MAP } from './trust-distribution';
+
+const TD = 'cluster.local';
+const ALICE = `spiffe://${TD}/ns/default/sa/alice`;
+const BOB = `spiffe://${TD}/ns/shop/sa/bob`;
+const YEAR = 365 * 24 * 3600 * 1000;
+
+interface Running {
+  app: App;
+  citadel: Citadel;
+  options: CitadelOptions;
+  address: string;
+  http: string;
+  bundlePath: string;
+}
+
+/** Citadel's parts on free ports, as main() wires them, but with `citadel.start()` left to the test. */
+async function startCitadel(stateDir: string, args: string[] = []): Promise<Running> {
+  const options = citadelCommand()
+    .exitOverride()
+    .parse([
+      'node',
+      'citadel',
+      '--state-dir',
+      stateDir,
+      '--grpc-port',
+      '0',
+      '--monitoring-port',
+      '0',
+      '--log-level',
+      'silent',
+      ...args,
+    ])
+    .opts() as CitadelOptions;
+  const citadel = await buildCitadel(options);
+  const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
+  app.grpc.addService(
+    caProto.IstioCertificateServiceService,
+    certificateService({
+      ca: citadel.issuer,
+      authenticators: citadel.authenticators,
+      logger: app.logger,
+      metrics: app.metrics,
+    }),
+  );
+  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
+  await app.component.start();
+  return {
+    app,
+    citadel,
+    options,
+    address: `127.0.0.1:${app.grpc.boundPort}`,
+    http: `http://127.0.0.1:${app.monitoring.boundPort}`,
+    bundlePath: join(stateDir, TRUST_BUNDLE_FILE),
+  };
+}
+
+async function stopCitadel(running: Running): Promise<void> {
+  await running.citadel.stop();
+  await running.app.component.stop(1000);
+}
+
+/** CreateCertificate over TLS, trusting the trust bundle file as it is now (or the file `trusting`). */
+function createCertificate(
+  running: Running,
+  csr: string,
+  auth: { token?: string; clientCert?: { cert: string; key: string }; trusting?: string },
+): Promise<string[]> {
+  const roots = readFileSync(auth.trusting ?? running.bundlePath);
+  const credentials = auth.clientCert
+    ? grpc.credentials.createSsl(roots, Buffer.from(auth.clientCert.key), Buffer.from(auth.clientCert.cert))
+    : grpc.credentials.createSsl(roots);
+  const client = new caProto.IstioCertificateServiceClient(running.address, credentials, {
+    'grpc.ssl_target_name_override': 'localhost',
+  });
+  const metadata = new grpc.Metadata();
+  if (auth.token) metadata.set('authorization', `Bearer ${auth.token}`);
+  return new Promise((resolve, reject) => {
+    client.createCertificate(
+      { csr, validityDuration: 0, metadata: undefined },
+      metadata,
+      { deadline: Date.now() + 10_000 },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res.certChain);
+      },
+    );
+  });
+}
+
+function tokenFor(running: Running, namespace: string, serviceAccount: string): string {
+  return signLocalToken(loadOrCreateTokenKey(running.options.stateDir), { namespace, serviceAccount });
+}
+
+/** A state folder whose ten-year root was made 8.5 years ago: 15% of its life left, due for rotation. */
+async function stateDirWithAgedRoot(): Promise<string> {
+  const stateDir = tempDir('flotilla-citadel-');
+  await new FileRootStore(stateDir).save(await createSoftwareRoot(TD, Date.now() - 8.5 * YEAR, 10 * YEAR));
+  return stateDir;
+}
+
+const pemOf = (der: Buffer) => derToPem(der, 'CERTIFICATE');
+
+describe('citadel rotates its self-signed root', () => {
+  it('with --rotate-ca-key: new chains end in the new root, pre-rotation leaves verify against the trust bundle, and renew over mTLS', async () => {
+    const stateDir = await stateDirWithAgedRoot();
+    const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+    const running = await startCitadel(stateDir, ['--rotate-ca-key', 'true']);
+    const dir = tempDir();
+    try {
+      const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: tokenFor(running, 'default', 'alice'),
+      });
+      expect(before.at(-1)).toBe(oldRoot);
+
+      await running.citadel.start(); // its first check finds the root due
+
+      const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+      expect(newRoot).not.toBe(oldRoot);
+      expect(new X509Certificate(newRoot).publicKey.export({ format: 'der', type: 'spki' })).not.toEqual(
+        new X509Certificate(oldRoot).publicKey.export({ format: 'der', type: 'spki' }),
+      );
+      const bundle = readFileSync(running.bundlePath, 'utf8');
+      expect(certificatesFromPem(bundle).map(pemOf)).toEqual([newRoot, oldRoot]);
+      expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(bundle);
+
+      const after = await createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), {
+        token: tokenFor(running, 'shop', 'bob'),
+      });
+      expect(after.at(-1)).toBe(newRoot);
+      for (const [name, chain] of [
+        ['before', before],
+        ['after', after],
+      ] as const) {
+        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
+        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
+          `${leaf}: OK`,
+        );
+      }
+      const newRootOnly = writeTemp(dir, 'new-root.pem', newRoot);
+      expect(opensslResult(['verify', '-CAfile', newRootOnly, join(dir, 'before.pem')]).status).not.toBe(0);
+
+      // A workload renews with its pre-rotation certificate: citadel's TLS now trusts both roots.
+      const renewed = await createCertificate(running, opensslCsr(dir, 'alice-2', { uris: [ALICE] }), {
+        clientCert: { cert: before[0], key: openssl(['pkey', '-in', join(dir, 'alice.key')]) },
+      });
+      expect(renewed.at(-1)).toBe(newRoot);
+      expect(new X509Certificate(renewed[0]).subjectAltName).toBe(`URI:${ALICE}`);
+      // And with a post-rotation certificate, to a client trusting only the new root: citadel re-issued its
+      // serving certificate from the new root and trusts the new root for client certificates.
+      const renewedBob = await createCertificate(running, opensslCsr(dir, 'bob-2', { uris: [BOB] }), {
+        clientCert: { cert: after[0], key: openssl(['pkey', '-in', join(dir, 'bob.key')]) },
+        trusting: newRootOnly,
+      });
+      expect(new X509Certificate(renewedBob[0]).subjectAltName).toBe(`URI:${BOB}`);
+    } finally {
+      await stopCitadel(running);
+    }
+  });
+
+  it('keeps the key by default, and leaves a root with more than 20% of its life alone', async () => {
+    const stateDir = await stateDirWithAgedRoot();
+    const oldRoot = new X509Certificate(readFileSync(join(stateDir, 'root-cert.pem')));
+    const running = await startCitadel(stateDir);
+    try {
+      await running.citadel.start();
+      const newRoot = new X509Certificate(readFileSync(join(stateDir, 'root-cert.pem')));
+      expect(newRoot.serialNumber).not.toBe(oldRoot.serialNumber);
+      expect(newRoot.publicKey.equals(oldRoot.publicKey)).toBe(true);
+      expect(certificatesFromPem(readFileSync(running.bundlePath, 'utf8'))).toHaveLength(2);
+      // Fresh for another eight years: the next check changes nothing.
+      expect(await running.citadel.rotator!.check()).toBe('unchanged');
+    } finally {
+      await stopCitadel(running);
+    }
+  });
+});
+
+describe('citadel in Kubernetes (against the Kubernetes API test double)', () => {
+  let api: KubeApiServerDouble;
+  let url: string;
+  beforeEach(async () => {
+    api = new KubeApiServerDouble().register(SECRETS).register(CONFIG_MAPS).register(NAMESPACES);
+    url = await api.start();
+    for (const name of ['default', 'shop']) api.apply(NAMESPACES, { metadata: { name } });
+  });
+  afterEach(() => api.stop());
+
+  const kubeArgs = () => ['--kube-api-server', url, '--kube-namespace', 'istio-system'];
+  const rootConfigMap = (namespace: string) =>
+    api.get(CONFIG_MAPS, namespace, ROOT_CERT_CONFIG_MAP)?.data as Record<string, string> | undefined;
+
+  it('keeps the root in Secret istio-ca-secret and reads it back on restart', async () => {
+    const first = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    await stopCitadel(first);
+    const secret = api.get(SECRETS, 'istio-system', CA_SECRET_NAME);
+    expect(secret?.type).toBe(CA_SECRET_TYPE);
+    const data = secret?.data as Record<string, string>;
+    const caCert = Buffer.from(data['ca-cert.pem'], 'base64').toString();
+    expect(caCert).toBe(pemOf(first.citadel.ca.signingCertificate.der));
+    expect(Buffer.from(data['ca-key.pem'], 'base64').toString()).toMatch(/BEGIN PRIVATE KEY/);
+    expect(Buffer.from(data['root-cert.pem'], 'base64').toString()).toBe(caCert);
+    // The root is not in the state folder; only the trust bundle file is.
+    expect(existsSync(join(first.options.stateDir, 'root-key.pem'))).toBe(false);
+    expect(readFileSync(first.bundlePath, 'utf8')).toBe(caCert);
+
+    // Another state folder, as a restarted pod has: the same root.
+    const again = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    await stopCitadel(again);
+    expect(pemOf(again.citadel.ca.signingCertificate.der)).toBe(caCert);
+  });
+
+  it('publishes istio-ca-root-cert and istio-ca-crl to every namespace, new ones included, and updates them on rotation and revocation', async () => {
+    const running = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    try {
+      await running.citadel.start();
+      const bundle = readFileSync(running.bundlePath, 'utf8');
+      for (const namespace of ['default', 'shop']) {
+        expect(rootConfigMap(namespace)).toEqual({ 'root-cert.pem': bundle });
+        const crl = (api.get(CONFIG_MAPS, namespace, CRL_CONFIG_MAP)?.data as Record<string, string>)[
+          'ca-crl.pem'
+        ];
+        expect(crl).toMatch(/^-----BEGIN X509 CRL-----/);
+      }
+      expect(api.get(CONFIG_MAPS, 'default', ROOT_CERT_CONFIG_MAP)?.metadata.labels).toEqual({
+        'istio.io/config': 'true',
+      });
+
+      api.apply(NAMESPACES, { metadata: { name: 'late' } });
+      await waitFor(
+        'the new namespace’s ConfigMap',
+        () => rootConfigMap('late')?.['root-cert.pem'] === bundle,
+      );
+
+      // Another replica (or an operator) stores a root that is due: the next check takes it up and rotates it.
+      const store = new SecretRootStore(kubeConfigFor(url, 't'), 'istio-system');
+      await store.load();
+      const aged = await createSoftwareRoot(TD, Date.now() - 8.5 * YEAR, 10 * YEAR);
+      await store.save(aged);
+      expect(await running.citadel.rotator!.check()).toBe('rotated');
+      const rotated = readFileSync(running.bundlePath, 'utf8');
+      expect(certificatesFromPem(rotated).map(pemOf).slice(1)).toEqual([pemOf(aged.certificate)]);
+      await running.citadel.distributor!.idle();
+      for (const namespace of ['default', 'shop', 'late']) {
+        expect(rootConfigMap(namespace)).toEqual({ 'root-cert.pem': rotated });
+      }
+
+      // A revocation reaches istio-ca-crl, signed by the current CA.
+      addRevocation(running.options.stateDir, 'abcdef12', 'keyCompromise');
+      const dir = tempDir();
+      const crlPem = await waitFor(
+        'the CRL with the revoked serial',
+        () => {
+          const pem = (api.get(CONFIG_MAPS, 'shop', CRL_CONFIG_MAP)?.data as Record<string, string>)[
+            'ca-crl.pem'
+          ];
+          const text = openssl(['crl', '-noout', '-text', '-in', writeTemp(dir, 'crl.pem', pem)]);
+          return /Serial Number: ABCDEF12/i.test(text) ? pem : undefined;
+        },
+        15_000,
+        250,
+      );
+      const verified = opensslResult([
+        'crl',
+        '-noout',
+        '-CAfile',
+        running.bundlePath,
+        '-in',
+        writeTemp(dir, 'crl.pem', crlPem),
+      ]);
+      expect(verified.stderr + verified.stdout).toMatch(/verify OK/);
+    } finally {
+      await stopCitadel(running);
+    }
+  }, 30_000); // the CRL is published every 5 s
+});
