@@ -44,6 +44,13 @@ async function main(): Promise<void> {
 
   // 1. Parsed objects: Flotilla's validation vs ajv on the CRD schemas Flotilla generates for the same kinds.
   const ajv = new Ajv({ strict: false, allErrors: false });
+  // The formats the generated CRDs use, checked as the API server checks them, so ajv does the same work.
+  ajv.addFormat('int32', {
+    type: 'number',
+    validate: (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647,
+  });
+  ajv.addFormat('double', { type: 'number', validate: (n: number) => Number.isFinite(n) });
+  ajv.addFormat('byte', /^[A-Za-z0-9+/]*={0,2}$/);
   const schemaOf = new Map<string, ReturnType<Ajv['compile']>>();
   for (const crd of customResourceDefinitions(registry) as {
     spec: { names: { kind: string }; versions: { schema: { openAPIV3Schema: object } }[] };
