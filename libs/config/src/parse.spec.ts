@@ -36,6 +36,19 @@ describe('parseText', () => {
     expect(problems[0].message).toMatch(/^invalid YAML/);
   });
 
+  it('refuses hostile nesting in YAML and JSON alike, and keeps the other documents', () => {
+    const head =
+      '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"x"},"spec":';
+    const nested = (depth: number) => `${head}{"v":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+    const json = parseText(`[${nested(50_000)}, ${nested(20)}]`, 'deep.json');
+    expect(json.problems).toEqual([
+      { file: 'deep.json', index: 0, message: 'invalid JSON: nesting exceeded maxDepth (100)' },
+    ]);
+    expect(json.resources.map((r) => r.source.index)).toEqual([1]);
+    const yaml = parseText(`spec: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`, 'deep.yaml');
+    expect(yaml.problems[0].message).toContain('nesting exceeded maxDepth (100)');
+  });
+
   it('rejects duplicated keys', () => {
     const { problems } = parseText('apiVersion: v1\napiVersion: v2\n', 'f.yaml');
     expect(problems[0].message).toContain('already set');

@@ -214,6 +214,25 @@ function addDocument(doc: unknown, base: ResourceSource, out: Resource[], proble
  * Parses a file's text. JSON is recognised by a `.json` name or a leading `{` / `[`; a top-level JSON array is read
  * as one document per element. Empty documents are skipped without taking an index.
  */
+/**
+ * js-yaml refuses collections nested deeper than 100; JSON.parse has no limit, so JSON documents are held to the same
+ * one. Everything downstream (validation, MCP encoding, pilot) walks resources recursively and could otherwise
+ * overflow the stack on a hostile file.
+ */
+const MAX_NESTING = 100;
+
+/** Whether objects/arrays nest deeper than `limit` (counted without recursion). */
+function nestedDeeperThan(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function parseText(text: string, file: string): ParseResult {
   const resources: Resource[] = [];
   const problems: ParseProblem[] = [];
@@ -228,14 +247,18 @@ export function parseText(text: string, file: string): ParseResult {
     }
     if (jsonError === undefined) {
       const docs = Array.isArray(parsed) ? parsed : [parsed];
-      docs.forEach((doc, index) =>
+      docs.forEach((doc, index) => {
+        if (nestedDeeperThan(doc, MAX_NESTING)) {
+          problems.push({ file, index, message: `invalid JSON: nesting exceeded maxDepth (${MAX_NESTING})` });
+          return;
+        }
         addDocument(
           doc,
           { file, index, text, lineOffset: 0, itemPath: Array.isArray(parsed) ? [index] : undefined },
           resources,
           problems,
-        ),
-      );
+        );
+      });
       return { resources, problems };
     }
     if (file.endsWith('.json')) {

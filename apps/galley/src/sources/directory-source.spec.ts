@@ -154,6 +154,29 @@ describe('DirectorySource', () => {
     ]);
   });
 
+  it('refuses a 20 MB file under the default limit, keeps its last good resources, and accumulates nothing', async () => {
+    const file = join(dir, 'grows.json');
+    writeFileSync(file, JSON.stringify([{ c: 'VS', n: 'ns/g', v: 'small' }]));
+    writeFileSync(join(dir, 'other.json'), JSON.stringify([{ c: 'VS', n: 'ns/o', v: 1 }]));
+    await start();
+    const huge = JSON.stringify([{ c: 'VS', n: 'ns/g', v: 'x'.repeat(20 * 1024 * 1024) }]);
+    // The same refusal over and over: the snapshot reports it once, and nothing piles up.
+    for (let round = 0; round < 5; round++) {
+      writeFileSync(file, round % 2 === 0 ? huge : `${huge} `);
+      writeFileSync(join(dir, 'other.json'), JSON.stringify([{ c: 'VS', n: 'ns/o', v: round + 2 }]));
+      while (served(source.snapshot)['VS ns/o'] !== round + 2) await nextSnapshot();
+    }
+    const snapshot = source.snapshot;
+    expect(served(snapshot)).toEqual({ 'VS ns/g': 'small', 'VS ns/o': 6 });
+    expect(snapshot.rejections).toEqual([
+      {
+        origin: 'grows.json',
+        message: expect.stringMatching(/^file is 2097\d{4} bytes; the limit is 16777216$/),
+        keptLastGood: true,
+      },
+    ]);
+  });
+
   it('re-reads only the files that changed', async () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify([{ c: 'VS', n: 'ns/a', v: 1 }]));
     writeFileSync(join(dir, 'b.json'), JSON.stringify([{ c: 'VS', n: 'ns/b', v: 1 }]));
