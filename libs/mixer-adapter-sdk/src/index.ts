@@ -1,5 +1,24 @@
 export { defineAdapter, silentLogger } from './adapter';
 export type { Adapter, AdapterCounter, AdapterEnv, AdapterLogger, AdapterMetrics } from './adapter';
+export { serveAdapter } from './grpc/serve';
+export type { AdapterServer, ServeOptions } from './grpc/serve';
+export { TEMPLATE_SERVICES } from './grpc/services';
+export type { TemplateService, WireRequest } from './grpc/services';
+export {
+  checkResultFromWire,
+  checkResultToWire,
+  instanceFromWire,
+  instanceToWire,
+  paramsFromAdapterConfig,
+  paramsToAdapterConfig,
+  quotaArgsFromWire,
+  quotaRequestToWire,
+  quotaResultFromWire,
+  quotaResultToWire,
+  valueFromWire,
+  valueToWire,
+} from './grpc/wire';
+export type { WireValue } from './grpc/wire';
 export { HANDLER_METHOD, handlesTemplate } from './handler';
 export type {
   AuthorizationHandler,

@@ -33,6 +33,8 @@ export type { ConfigSnapshot, MixerConfigSource } from './config/source';
 export { InstanceConfigError, TEMPLATE_FIELDS, compileInstance } from './templates/templates';
 export type { CompiledInstance, InstanceBuilder } from './templates/templates';
 export { MixerRuntime, loadAdapterPackage, quotaNameMatches } from './dispatch/runtime';
+export { DEFAULT_REMOTE_TIMEOUT_MS, remoteAdapter, remoteFailureStatus } from './dispatch/remote-adapter';
+export type { RemoteConnection, RemoteHandler } from './dispatch/remote-adapter';
 export type {
   ApplyResult,
   CheckOutcome,

@@ -67,6 +67,14 @@ const ROOTS = [
   'istio/mixer/v1/report.proto',
   'istio/mixer/v1/service.proto',
   'istio/security/v1alpha1/ca.proto',
+  // Out-of-process mixer adapters: one service per template
+  'mixer/template/checknothing/template_handler_service.proto',
+  'mixer/template/listentry/template_handler_service.proto',
+  'mixer/template/authorization/template_handler_service.proto',
+  'mixer/template/quota/template_handler_service.proto',
+  'mixer/template/metric/template_handler_service.proto',
+  'mixer/template/logentry/template_handler_service.proto',
+  'mixer/template/reportnothing/template_handler_service.proto',
 ];
 
 const TS_PROTO_OPTIONS = [

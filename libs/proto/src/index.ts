@@ -64,3 +64,17 @@ export * as mixerCheck from './gen/istio/mixer/v1/check';
 export * as mixerReport from './gen/istio/mixer/v1/report';
 export * as mixerService from './gen/istio/mixer/v1/service';
 export * as ca from './gen/istio/security/v1alpha1/ca';
+
+// Out-of-process mixer adapters (protos/mixer/template, protos/istio/mixer/adapter, protos/istio/policy)
+export * as adapterCheck from './gen/istio/mixer/adapter/model/v1beta1/check';
+export * as adapterQuota from './gen/istio/mixer/adapter/model/v1beta1/quota';
+export * as adapterReport from './gen/istio/mixer/adapter/model/v1beta1/report';
+export * as adapterValue from './gen/istio/mixer/adapter/model/v1beta1/type';
+export * as policyValue from './gen/istio/policy/v1beta1/type';
+export * as checknothingTemplate from './gen/mixer/template/checknothing/template_handler_service';
+export * as listentryTemplate from './gen/mixer/template/listentry/template_handler_service';
+export * as authorizationTemplate from './gen/mixer/template/authorization/template_handler_service';
+export * as quotaTemplate from './gen/mixer/template/quota/template_handler_service';
+export * as metricTemplate from './gen/mixer/template/metric/template_handler_service';
+export * as logentryTemplate from './gen/mixer/template/logentry/template_handler_service';
+export * as reportnothingTemplate from './gen/mixer/template/reportnothing/template_handler_service';

@@ -3,7 +3,7 @@
  * AttributeManifest): plain typed objects, parsed and validated from the resources a MixerConfigSource delivers.
  * Expressions are kept as text here; compiling them against the manifest is the runtime's job (config/compile.ts).
  */
-import { isTemplateName, isValueType } from '@flotilla/mixer-adapter-sdk';
+import { isTemplateName, isValueType, parseDurationMs } from '@flotilla/mixer-adapter-sdk';
 import type { TemplateName, ValueType } from '@flotilla/mixer-adapter-sdk';
 
 export const CONFIG_API_VERSION = 'config.istio.io/v1alpha2';
@@ -26,8 +26,10 @@ export interface HandlerConfig {
   /** An adapter compiled into (registered with) this mixer, or an npm package name. */
   readonly adapter: string;
   readonly params: unknown;
-  /** Address of an out-of-process adapter, when given. */
+  /** Address of an out-of-process adapter, when given (Istio 1.4's spec.connection.address). */
   readonly connection?: string;
+  /** Deadline of each call to that adapter (spec.connection.timeout), when given. */
+  readonly connectionTimeoutMs?: number;
 }
 
 export interface InstanceConfig {
@@ -148,9 +150,21 @@ export function parseResource(r: ConfigResource, options: ParseOptions): MixerCo
       problems.push('spec.compiledAdapter (or spec.adapter) is required');
     const connection = field(spec, 'connection');
     let address: string | undefined;
+    let timeoutMs: number | undefined;
     if (connection !== undefined) {
       address = isObj(connection) && typeof connection.address === 'string' ? connection.address : undefined;
-      if (!address) problems.push('spec.connection.address must be a host:port');
+      if (!address || !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(address))
+        problems.push(
+          `spec.connection.address must be a host:port, got ${JSON.stringify(address ?? connection)}`,
+        );
+      const timeout = isObj(connection) ? connection.timeout : undefined;
+      if (timeout !== undefined) {
+        timeoutMs = typeof timeout === 'string' ? parseDurationMs(timeout) : undefined;
+        if (timeoutMs === undefined || timeoutMs <= 0)
+          problems.push(
+            `spec.connection.timeout must be a duration such as "2s", got ${JSON.stringify(timeout)}`,
+          );
+      }
     }
     result = {
       kind: 'handler',
@@ -159,6 +173,7 @@ export function parseResource(r: ConfigResource, options: ParseOptions): MixerCo
       adapter: adapter as string,
       params: spec.params ?? {},
       connection: address,
+      connectionTimeoutMs: timeoutMs,
     };
   } else if (options.adapterKinds.has(r.kind)) {
     result = { kind: 'handler', fqn, namespace: r.namespace, adapter: r.kind, params: spec };

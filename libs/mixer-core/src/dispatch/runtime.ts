@@ -45,6 +45,7 @@ import { EvalError, compileExpression } from '../expr/compile';
 import type { CompiledExpression, EvalContext } from '../expr/compile';
 import { ExpressionError } from '../expr/parser';
 import { InstanceConfigError, compileInstance } from '../templates/templates';
+import { DEFAULT_REMOTE_TIMEOUT_MS, remoteAdapter } from './remote-adapter';
 import type { CompiledInstance } from '../templates/templates';
 
 export interface HeaderOperation {
@@ -132,7 +133,7 @@ const EMPTY_SNAPSHOT: Snapshot = {
 };
 
 function handlerKey(h: HandlerConfig): string {
-  return JSON.stringify([h.adapter, h.params, h.connection ?? null]);
+  return JSON.stringify([h.adapter, h.params, h.connection ?? null, h.connectionTimeoutMs ?? null]);
 }
 
 /** Default loader: the package's default export, or its export named `adapter`. */
@@ -269,7 +270,13 @@ export class MixerRuntime {
     key: string,
     errors: string[],
   ): Promise<LiveHandler | undefined> {
-    const adapter = await this.adapterFor(h.adapter);
+    // A handler with a connection is served out of process, whatever its adapter is called.
+    const adapter = h.connection
+      ? remoteAdapter(h.adapter, {
+          address: h.connection,
+          timeoutMs: h.connectionTimeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS,
+        })
+      : await this.adapterFor(h.adapter);
     if (!adapter) {
       errors.push(
         `handler ${h.fqn}: no adapter named ${JSON.stringify(h.adapter)} (known: ${[...this.options.adapters.keys()].join(', ')})`,
