@@ -1,9 +1,13 @@
 // Runs analyzers over a set of resources and returns Istio-style messages.
+import { load } from 'js-yaml';
 import type { Resource } from '../model';
+import { effectiveNamespace } from '../model';
 import type { Registry } from '../registry';
 import type { Obj } from '../schema/types';
 import { validateResource } from '../validate/resource';
 import type { ValidationResult } from '../validate/resource';
+import { alphaAnnotationAnalyzer, annotationsAnalyzer } from './analyzers/annotations';
+import { serviceAssociationAnalyzer } from './analyzers/deployments';
 import { caCertificateAnalyzer } from './analyzers/destination-rule';
 import { envoyPatchAnalyzer } from './analyzers/envoy-filter';
 import {
@@ -12,6 +16,8 @@ import {
   ingressGatewayPortAnalyzer,
   secretAnalyzer,
 } from './analyzers/gateway';
+import { gatewayCRDVersionAnalyzer } from './analyzers/gateway-api';
+import { imageAutoAnalyzer, injectionAnalyzer, proxyImageAnalyzer } from './analyzers/injection';
 import {
   applicationUIDAnalyzer,
   blockedCIDRsAnalyzer,
@@ -20,6 +26,7 @@ import {
   kubernetesGatewaySelectorAnalyzer,
   podNotSelectedAnalyzer,
 } from './analyzers/misc';
+import { meshNetworksAnalyzer } from './analyzers/multicluster';
 import { schemaAnalyzer } from './analyzers/schema';
 import {
   conflictingServiceEntryProtocolAnalyzer,
@@ -32,6 +39,7 @@ import {
   gatewayAnalyzer,
   jwtClaimRouteAnalyzer,
 } from './analyzers/virtual-service';
+import { externalControlPlaneAnalyzer, webhookAnalyzer } from './analyzers/webhooks';
 import {
   authorizationPoliciesAnalyzer,
   portNameAnalyzer,
@@ -69,6 +77,17 @@ export function defaultAnalyzers(): Analyzer[] {
     blockedCIDRsAnalyzer,
     podNotSelectedAnalyzer,
     kubernetesGatewaySelectorAnalyzer,
+    annotationsAnalyzer,
+    // istioctl runs this one only in `istioctl x precheck`; Flotilla reports alpha annotations in analyze too.
+    alphaAnnotationAnalyzer,
+    injectionAnalyzer,
+    proxyImageAnalyzer,
+    imageAutoAnalyzer,
+    serviceAssociationAnalyzer,
+    webhookAnalyzer,
+    externalControlPlaneAnalyzer,
+    meshNetworksAnalyzer,
+    gatewayCRDVersionAnalyzer,
   ];
 }
 
@@ -77,6 +96,8 @@ export interface AnalyzeOptions {
   /** MeshConfig (as YAML-decoded object); empty means Istio's defaults. */
   readonly meshConfig?: Obj;
   readonly analyzers?: readonly Analyzer[];
+  /** MeshNetworks (as YAML-decoded object); by default read from the `istio` ConfigMap's `meshNetworks` key. */
+  readonly meshNetworks?: Obj;
   /** Add the resources a files-only `istioctl analyze` assumes (default ingress gateway); default true. */
   readonly addDefaults?: boolean;
 }
@@ -93,9 +114,42 @@ export function analyzeResources(resources: readonly Resource[], options: Analyz
   };
   const meshConfig = options.meshConfig ?? {};
   const defaults = options.addDefaults === false ? [] : defaultResources(meshConfig);
-  const ctx = new AnalysisContext([...resources, ...defaults], meshConfig, validationOf);
+  const meshNetworks = options.meshNetworks ?? meshNetworksFromInputs(resources);
+  const ctx = new AnalysisContext([...resources, ...defaults], meshConfig, validationOf, meshNetworks);
   for (const a of options.analyzers ?? defaultAnalyzers()) a.analyze(ctx);
+  const messages = withoutDuplicates(ctx.messages);
   return defaults.length === 0
-    ? ctx.messages
-    : ctx.messages.filter((m) => !m.resource || !defaults.includes(m.resource));
+    ? messages
+    : messages.filter((m) => !m.resource || !defaults.includes(m.resource));
+}
+
+/**
+ * Drops repeated messages, as istioctl does (diag.Messages.SortedDedupedCopy): an analyzer may find the same
+ * problem several times, e.g. once per label combination it tries. Messages at different places stay distinct.
+ */
+function withoutDuplicates(messages: readonly AnalysisMessage[]): AnalysisMessage[] {
+  const seen = new Set<string>();
+  return messages.filter((m) => {
+    const key = [m.level, m.code, m.origin, m.resource?.source.file ?? '', m.path ?? '', m.message].join(
+      '\n',
+    );
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** MeshNetworks as Istio stores it: YAML under `meshNetworks` in the `istio` ConfigMap of istio-system. */
+function meshNetworksFromInputs(resources: readonly Resource[]): Obj {
+  const configMap = resources.find(
+    (r) => r.kind === 'ConfigMap' && r.name === 'istio' && effectiveNamespace(r) === 'istio-system',
+  );
+  const text = (configMap?.object.data as Obj | undefined)?.meshNetworks;
+  if (typeof text !== 'string') return {};
+  try {
+    const parsed = load(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Obj) : {};
+  } catch {
+    return {};
+  }
 }

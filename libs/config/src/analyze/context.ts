@@ -72,6 +72,8 @@ export class AnalysisContext {
       errors: readonly { path: string; message: string }[];
       warnings: readonly { path: string; message: string }[];
     },
+    /** MeshNetworks (as YAML-decoded object); empty when the mesh has none. */
+    readonly meshNetworks: Obj = {},
   ) {
     for (const r of resources) {
       const list = this.byKind.get(r.kind) ?? [];

@@ -5,7 +5,8 @@ import type { Resource } from '../../model';
 import { list, num, obj, str, strList } from '../../validate/common/access';
 import { parseProtocol } from '../../validate/common/protocol';
 import type { AnalysisContext, Analyzer } from '../context';
-import { annotationsOf, fullName, labelsOf, ns, selects, specOf, stringMap } from '../context';
+import { fullName, labelsOf, ns, selects, specOf, stringMap } from '../context';
+import { podInAmbient, podInMesh } from '../in-mesh';
 import { Messages } from '../messages';
 import { selectorString } from './gateway';
 
@@ -82,7 +83,6 @@ export const portNameAnalyzer: Analyzer = {
   },
 };
 
-const podInAmbient = (p: Resource): boolean => annotationsOf(p)['ambient.istio.io/redirection'] === 'enabled';
 const namespaceInAmbient = (n: Resource | undefined): boolean =>
   !!n && labelsOf(n)['istio.io/dataplane-mode'] === 'ambient';
 const names = (rs: Resource[]): string => `[${rs.map(fullName).sort().join(' ')}]`;
@@ -220,21 +220,29 @@ export const telemetryAnalyzers: Analyzer = {
   },
 };
 
+/** Whether an AuthorizationPolicy `namespaces` / `notNamespaces` entry (exact, `prefix*`, `*suffix` or `*`) names `n`. */
+function namespaceMatches(n: string, pattern: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return n.endsWith(pattern.slice(1));
+  if (pattern.endsWith('*')) return n.startsWith(pattern.slice(0, -1));
+  return n.toLowerCase() === pattern.toLowerCase();
+}
+
 export const authorizationPoliciesAnalyzer: Analyzer = {
   name: 'auth.AuthorizationPoliciesAnalyzer',
   analyze(ctx: AnalysisContext): void {
     const rootNamespace = str(ctx.meshConfig.rootNamespace) || 'istio-system';
-    const namespaces = new Set(ctx.all('Namespace').map((n) => n.name));
+    const namespaces = ctx.all('Namespace').map((n) => n.name);
+    // Only pods with a sidecar (or that will get one) or in ambient mode are enforced by a policy.
+    const enforcedPods = ctx.all('Pod').filter((p) => podInMesh(ctx, p) || podInAmbient(p));
     for (const ap of ctx.all('AuthorizationPolicy', 'security.istio.io')) {
       const spec = specOf(ap);
       const sel = obj(spec.selector);
       const labels = sel ? stringMap(sel.matchLabels) : {};
-      if (Object.keys(labels).length > 0) {
-        const scope = ns(ap) === rootNamespace ? undefined : ns(ap);
-        const found = ctx
-          .all('Pod')
-          .some((p) => (scope === undefined || ns(p) === scope) && selects(labels, labelsOf(p)));
-        if (!found) {
+      const meshWide = ns(ap) === rootNamespace;
+      const inScope = enforcedPods.filter((p) => meshWide || ns(p) === ns(ap));
+      if (sel) {
+        if (!inScope.some((p) => selects(labels, labelsOf(p)))) {
           ctx.report(
             Messages.NoMatchingWorkloadsFound,
             ap,
@@ -242,20 +250,27 @@ export const authorizationPoliciesAnalyzer: Analyzer = {
             'spec.selector',
           );
         }
+      } else if (!meshWide && inScope.length === 0) {
+        // A namespace-wide policy in a namespace without enforced workloads has no effect.
+        ctx.report(
+          Messages.NoMatchingWorkloadsFound,
+          ap,
+          'No matching workloads for this resource with the following labels: ',
+        );
       }
       list(spec.rules).forEach((rule, i) => {
         list(obj(rule)?.from).forEach((f, j) => {
-          for (const n of strList(obj(obj(f)?.source)?.namespaces)) {
-            if (n.includes('*')) {
-              const re = new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-              if ([...namespaces].some((x) => re.test(x))) continue;
-            } else if (namespaces.has(n)) continue;
-            ctx.report(
-              Messages.ReferencedResourceNotFound,
-              ap,
-              `Referenced namespace not found: "${n}"`,
-              `spec.rules[${i}].from[${j}].source.namespaces`,
-            );
+          const source = obj(obj(f)?.source);
+          for (const field of ['namespaces', 'notNamespaces']) {
+            strList(source?.[field]).forEach((pattern, k) => {
+              if (namespaces.some((n) => namespaceMatches(n, pattern))) return;
+              ctx.report(
+                Messages.ReferencedResourceNotFound,
+                ap,
+                `Referenced namespace not found: "${pattern}"`,
+                `spec.rules[${i}].from[${j}].source.${field}[${k}]`,
+              );
+            });
           }
         });
       });
