@@ -70,6 +70,23 @@ describe('flotilla analyze', () => {
     expect(JSON.parse(out).messages).toEqual([]);
   });
 
+  it('reads mesh networks from --meshnetworks and reports registries that do not exist', () => {
+    const networks = file(
+      'meshnetworks.yaml',
+      'networks:\n  net1:\n    endpoints: [{ fromRegistry: Kubernetes }, { fromRegistry: cluster-9 }]\n',
+    );
+    expect(runAnalyze([file('se.yaml', SE)], 'json', io, { meshNetworksFile: networks })).toBe(1);
+    const messages = JSON.parse(out).messages as { code: string; message: string }[];
+    expect(messages.filter((m) => m.code === 'IST0126').map((m) => m.message)).toEqual([
+      'Unknown service registry cluster-9 in network net1',
+    ]);
+    out = '';
+    expect(runAnalyze([file('se.yaml', SE)], 'json', io, { meshNetworksFile: file('bad.yaml', '[1]') })).toBe(
+      2,
+    );
+    expect(err).toContain('bad.yaml: mesh networks must be a YAML mapping');
+  });
+
   it('prints istioctl-like text lines', () => {
     const f = file('se.yaml', SE);
     runAnalyze([f], 'text', io);

@@ -11,8 +11,8 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** MeshConfig from a file: plain MeshConfig YAML, or an `istio` ConfigMap carrying it under `data.mesh`. */
-export function readMeshConfig(file: string): Obj {
+/** A YAML mapping from a file (an empty file is an empty mapping); what is wrong is an InputError naming the file. */
+function readYamlMapping(file: string, what: string): Obj {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -26,7 +26,13 @@ export function readMeshConfig(file: string): Obj {
     throw new InputError(`${file}: invalid YAML: ${(e as Error).message}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (!isObj(parsed)) throw new InputError(`${file}: mesh config must be a YAML mapping`);
+  if (!isObj(parsed)) throw new InputError(`${file}: ${what} must be a YAML mapping`);
+  return parsed;
+}
+
+/** MeshConfig from a file: plain MeshConfig YAML, or an `istio` ConfigMap carrying it under `data.mesh`. */
+export function readMeshConfig(file: string): Obj {
+  const parsed = readYamlMapping(file, 'mesh config');
   return meshFromConfigMap(parsed) ?? parsed;
 }
 
@@ -58,6 +64,8 @@ function where(m: AnalysisMessage): string {
 
 export interface AnalyzeOptionsCli {
   readonly meshConfigFile?: string;
+  /** MeshNetworks YAML (`networks: {…}`), as istiod's --meshNetworks file. */
+  readonly meshNetworksFile?: string;
 }
 
 /** Runs analyze and returns the exit status: 0 no errors, 1 an Error-level message, 2 usage or I/O error. */
@@ -70,8 +78,11 @@ export function runAnalyze(
 ): number {
   let inputs;
   let meshConfig: Obj | undefined;
+  let meshNetworks: Obj | undefined;
   try {
     if (options.meshConfigFile !== undefined) meshConfig = readMeshConfig(options.meshConfigFile);
+    if (options.meshNetworksFile !== undefined)
+      meshNetworks = readYamlMapping(options.meshNetworksFile, 'mesh networks');
     inputs = loadFiles(collectFiles(paths));
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
@@ -88,6 +99,7 @@ export function runAnalyze(
     ...analyzeResources(inputs.resources, {
       registry,
       meshConfig: meshConfig ?? meshFromInputs(inputs.resources) ?? {},
+      meshNetworks,
     }),
   );
   if (format === 'json') {
@@ -108,11 +120,16 @@ export function analyzeCommand(io: CommandIO = processIO): Command {
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--meshconfig <file>', 'mesh configuration (MeshConfig YAML, or the istio ConfigMap)')
+    .option(
+      '--meshnetworks <file>',
+      'mesh networks (MeshNetworks YAML); by default the istio ConfigMap’s meshNetworks, if the input has it',
+    )
     .argument('<paths...>', 'files or directories')
     .exitOverride(usageExit)
-    .action((paths: string[], opts: { output: string; meshconfig?: string }) => {
+    .action((paths: string[], opts: { output: string; meshconfig?: string; meshnetworks?: string }) => {
       process.exitCode = runAnalyze(paths, outputFormat(opts.output), io, {
         meshConfigFile: opts.meshconfig,
+        meshNetworksFile: opts.meshnetworks,
       });
     });
 }
