@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import { NAMESPACE, repoPath } from './support/facts';
 import { renderKustomization } from './support/kustomize';
 import type { K8sObject } from './support/kustomize';
+import { allows } from './support/rbac';
+import type { PolicyRule } from './support/rbac';
 import { schemaErrors } from './support/schemas';
 
 const CLUSTER = repoPath('deploy', 'k8s', 'base', 'cluster');
@@ -60,6 +62,25 @@ describe('deploy/k8s/base/cluster', () => {
     };
     expect(binding.roleRef.name).toBe('system:auth-delegator');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'citadel', namespace: NAMESPACE }]);
+  });
+
+  it('lets citadel watch Namespaces and write only istio-ca-root-cert and istio-ca-crl in each', () => {
+    const binding = objects().find(
+      (o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === 'flotilla-citadel',
+    ) as K8sObject & { subjects: unknown[]; roleRef: { kind: string; name: string } };
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'citadel', namespace: NAMESPACE }]);
+    const role = objects().find(
+      (o) => o.kind === binding.roleRef.kind && o.metadata.name === binding.roleRef.name,
+    ) as K8sObject & { rules: PolicyRule[] };
+    for (const verb of ['get', 'list', 'watch']) expect(allows(role.rules, verb, 'namespaces')).toBe(true);
+    expect(allows(role.rules, 'create', 'configmaps')).toBe(true);
+    for (const name of ['istio-ca-root-cert', 'istio-ca-crl']) {
+      expect(allows(role.rules, 'get', 'configmaps', name)).toBe(true);
+      expect(allows(role.rules, 'update', 'configmaps', name)).toBe(true);
+    }
+    expect(allows(role.rules, 'update', 'configmaps', 'kube-root-ca.crt')).toBe(false);
+    expect(allows(role.rules, 'delete', 'configmaps', 'istio-ca-crl')).toBe(false);
+    expect(allows(role.rules, 'get', 'secrets', 'istio-ca-secret')).toBe(false);
   });
 
   it("sends AdmissionReviews for every Istio group to galley's webhook port on /validate", () => {

@@ -18,6 +18,8 @@ import {
   renderWithKubectl,
 } from './support/kustomize';
 import { Problems } from './support/problems';
+import { allows } from './support/rbac';
+import type { PolicyRule } from './support/rbac';
 import { schemaErrors } from './support/schemas';
 import type { Container, DeploymentSpec, HttpProbe, ServiceSpec } from './support/workloads';
 import { appLabelOf, ofKind, selects, specOf } from './support/workloads';
@@ -26,6 +28,10 @@ const OVERLAY = repoPath('deploy', 'k8s', 'overlays', 'flotilla-system');
 const BASE = (app: string): string => repoPath('deploy', 'k8s', 'base', app);
 const BASE_FILES = ['deployment.yaml', 'pdb.yaml', 'service.yaml', 'serviceaccount.yaml'];
 const PER_APP_KINDS = ['Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'];
+/** What a base holds besides the four: citadel's Role for Secret istio-ca-secret, and its binding. */
+const EXTRA_FILES: Partial<Record<string, string[]>> = { citadel: ['role.yaml', 'rolebinding.yaml'] };
+const EXTRA_KINDS: Partial<Record<string, string[]>> = { citadel: ['Role', 'RoleBinding'] };
+const kindsOf = (app: string): string[] => [...PER_APP_KINDS, ...(EXTRA_KINDS[app] ?? [])].sort();
 
 const where = (r: Rendered): string => `${r.source}: ${describeObject(r.object)}`;
 
@@ -36,15 +42,17 @@ beforeAll(() => {
 });
 
 describe('kustomizations', () => {
-  it.each(APPS)('base/%s lists its four files and renders one object of each kind', (app) => {
+  it.each(APPS)('base/%s lists its files and renders one object of each kind', (app) => {
     const file = kustomizationFile(BASE(app));
     expect(file).toBeDefined();
     const [kustomization] = readYamlDocuments(file as string) as { resources?: string[] }[];
-    expect([...(kustomization.resources ?? [])].sort()).toEqual(BASE_FILES);
+    expect([...(kustomization.resources ?? [])].sort()).toEqual(
+      [...BASE_FILES, ...(EXTRA_FILES[app] ?? [])].sort(),
+    );
 
     const objects = renderKustomization(BASE(app)).map((r) => r.object);
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
-      PER_APP_KINDS.map((kind) => `${kind}/${app}`),
+      kindsOf(app).map((kind) => `${kind}/${app}`),
     );
     // Bases stay namespace-free; the overlay places them.
     expect(objects.filter((o) => o.metadata.namespace !== undefined).map(describeObject)).toEqual([]);
@@ -53,7 +61,7 @@ describe('kustomizations', () => {
   it('the overlay installs the Namespace and the four apps, nothing else', () => {
     const expected = [
       `Namespace/${NAMESPACE}`,
-      ...APPS.flatMap((app) => PER_APP_KINDS.map((kind) => `${kind}/${app}`)),
+      ...APPS.flatMap((app) => kindsOf(app).map((kind) => `${kind}/${app}`)),
     ].sort();
     expect(rendered.map((r) => describeObject(r.object)).sort()).toEqual(expected);
   });
@@ -207,6 +215,46 @@ describe('selectors', () => {
       );
     }
     expect(problems.list).toEqual([]);
+  });
+});
+
+describe('citadel RBAC in its namespace', () => {
+  const find = (kind: string) =>
+    rendered.find((r) => r.object.kind === kind && r.object.metadata.name === 'citadel')?.object;
+
+  it('lets citadel create Secret istio-ca-secret and read and replace only that one', () => {
+    const rules = (find('Role') as K8sObject & { rules: PolicyRule[] }).rules;
+    expect(allows(rules, 'create', 'secrets')).toBe(true);
+    expect(allows(rules, 'get', 'secrets', 'istio-ca-secret')).toBe(true);
+    expect(allows(rules, 'update', 'secrets', 'istio-ca-secret')).toBe(true);
+    expect(allows(rules, 'get', 'secrets', 'some-other-secret')).toBe(false);
+    expect(allows(rules, 'list', 'secrets')).toBe(false);
+    expect(allows(rules, 'delete', 'secrets', 'istio-ca-secret')).toBe(false);
+  });
+
+  it("binds that Role to citadel's ServiceAccount, all in the overlay's namespace", () => {
+    const binding = find('RoleBinding') as K8sObject & {
+      roleRef: { kind: string; name: string };
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
+    expect(binding.metadata.namespace).toBe(NAMESPACE);
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: 'citadel' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'citadel', namespace: NAMESPACE }]);
+    expect(find('ServiceAccount')?.metadata.namespace).toBe(NAMESPACE);
+  });
+
+  it('runs citadel with --kube-namespace set to its own namespace, next to --kube-api-server', () => {
+    const [container] = specOf<DeploymentSpec>(find('Deployment') as K8sObject).template.spec.containers;
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        '--kube-api-server=https://kubernetes.default.svc',
+        '--kube-namespace=$(POD_NAMESPACE)',
+      ]),
+    );
+    expect(container.env).toContainEqual({
+      name: 'POD_NAMESPACE',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    });
   });
 });
 

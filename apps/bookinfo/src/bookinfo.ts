@@ -1,15 +1,20 @@
 // Bookinfo as proxyless gRPC: productpage → details and reviews, reviews v2 → ratings, each workload a small
 // grpc-js server on the port its WorkloadEntry in examples/bookinfo names, and every call between them dialed as
 // xds:///<host>:9080 so that pilot's routes (the reviews VirtualService, the DestinationRule subsets) decide
-// where it goes. A traffic loop calls productpage and counts which reviews version answered.
+// where it goes. A traffic loop calls productpage and counts which reviews version answered. How a workload
+// serves and dials (mTLS from its mesh agent's files, or plaintext) is a WorkloadTransport (mesh-tls.ts).
 import * as grpc from '@grpc/grpc-js';
+import type { WorkloadTransport } from './mesh-tls';
+import { serviceAccountOf, spiffeIdOf } from './mesh-tls';
 
 const identity = (b: Buffer) => b;
+
+export const BOOKINFO_SERVICE_NAME = 'flotilla.bookinfo.Bookinfo';
 
 /** One unary method; the response names the workloads that served the call, e.g. `reviews-v2(ratings-v1)`. */
 export const BOOKINFO_SERVICE = {
   call: {
-    path: '/flotilla.bookinfo.Bookinfo/Call',
+    path: `/${BOOKINFO_SERVICE_NAME}/Call`,
     requestStream: false,
     responseStream: false,
     requestSerialize: identity,
@@ -20,6 +25,15 @@ export const BOOKINFO_SERVICE = {
 } as const;
 
 const BookinfoClient = grpc.makeGenericClientConstructor(BOOKINFO_SERVICE, 'Bookinfo');
+
+/** A client of the Bookinfo service at `target` (an xds:/// target, or host:port to dial one workload). */
+export function bookinfoClient(
+  target: string,
+  credentials: grpc.ChannelCredentials,
+  options: grpc.ChannelOptions = {},
+): grpc.Client {
+  return new BookinfoClient(target, credentials, options);
+}
 
 export interface Workload {
   app: string;
@@ -37,8 +51,12 @@ export const WORKLOADS: readonly Workload[] = [
   { app: 'ratings', version: 'v1', port: 19084, calls: [] },
 ];
 
+export function serviceHost(app: string, namespace: string): string {
+  return `${app}.${namespace}.svc.cluster.local`;
+}
+
 export function xdsTarget(app: string, namespace: string): string {
-  return `xds:///${app}.${namespace}.svc.cluster.local:9080`;
+  return `xds:///${serviceHost(app, namespace)}:9080`;
 }
 
 export function call(
@@ -59,16 +77,23 @@ export function call(
   );
 }
 
-/** The xDS clients of each app, created once and shared by every workload of this process. */
+/**
+ * One caller's xDS clients, one per app it calls, created on first use. Each calling workload has its own: its
+ * connections carry its own certificate, and each expects the called app's identity of the server.
+ */
 export class Clients {
   private readonly clients = new Map<string, grpc.Client>();
 
-  constructor(private readonly namespace: string) {}
+  constructor(
+    private readonly namespace: string,
+    private readonly transport: WorkloadTransport,
+  ) {}
 
   get(app: string): grpc.Client {
     let client = this.clients.get(app);
     if (!client) {
-      client = new BookinfoClient(xdsTarget(app, this.namespace), grpc.credentials.createInsecure());
+      const expected = spiffeIdOf(this.namespace, serviceAccountOf(app));
+      client = bookinfoClient(xdsTarget(app, this.namespace), this.transport.channel(expected));
       this.clients.set(app, client);
     }
     return client;
@@ -79,31 +104,46 @@ export class Clients {
   }
 }
 
-/** Starts one workload's server; its handler calls its dependencies through pilot and names who answered. */
+export interface WorkloadServerOptions {
+  host: string;
+  /** Port to listen on; the workload's own port unless given (0: any free port, for tests). */
+  port?: number;
+  /** The workload's server credentials. */
+  transport: WorkloadTransport;
+  /** Its clients for the apps it calls. */
+  clients: Clients;
+  deadlineMs: number;
+  /** Wraps the handler, e.g. in mixer's check and report (mixer-policy.ts). */
+  guard?: (handler: grpc.handleUnaryCall<Buffer, Buffer>) => grpc.handleUnaryCall<Buffer, Buffer>;
+}
+
+/**
+ * Starts one workload's server; its handler calls its dependencies through pilot and names who answered.
+ * Resolves with the server and the port it listens on.
+ */
 export async function startWorkload(
   workload: Workload,
-  host: string,
-  clients: Clients,
-  deadlineMs: number,
-): Promise<grpc.Server> {
+  options: WorkloadServerOptions,
+): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   const self = `${workload.app}-${workload.version}`;
-  server.addService(BOOKINFO_SERVICE, {
-    call: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-      // Headers that steer routing (end-user) travel on, as Istio's bookinfo forwards them.
-      const forwarded = new grpc.Metadata();
-      for (const value of call.metadata.get('end-user')) forwarded.set('end-user', value);
-      void Promise.all(
-        workload.calls.map((app) => callOrError(clients.get(app), app, deadlineMs, forwarded)),
-      ).then((parts) => callback(null, Buffer.from(parts.length ? `${self}(${parts.join(',')})` : self)));
-    },
-  });
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${workload.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
+  const handler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    // Headers that steer routing (end-user) travel on, as Istio's bookinfo forwards them.
+    const forwarded = new grpc.Metadata();
+    for (const value of call.metadata.get('end-user')) forwarded.set('end-user', value);
+    void Promise.all(
+      workload.calls.map((app) => callOrError(options.clients.get(app), app, options.deadlineMs, forwarded)),
+    ).then((parts) => callback(null, Buffer.from(parts.length ? `${self}(${parts.join(',')})` : self)));
+  };
+  server.addService(BOOKINFO_SERVICE, { call: options.guard ? options.guard(handler) : handler });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      `${options.host}:${options.port ?? workload.port}`,
+      options.transport.server(),
+      (err, bound) => (err ? reject(err) : resolve(bound)),
     ),
   );
-  return server;
+  return { server, port };
 }
 
 async function callOrError(

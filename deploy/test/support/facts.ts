@@ -112,6 +112,7 @@ export const FACTS: Record<AppName, AppFact> = {
       '--kube-api-server',
       '--kube-token-file',
       '--kube-ca-file',
+      '--kube-namespace',
     ],
     [{ flag: '--state-dir', env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
   ),

@@ -41,9 +41,11 @@ const CLUSTER_SCOPED = new Set([
   'Node',
 ]);
 
-/** Kinds whose bodies kustomize also rewrites for `namespace:`; this renderer does not, so it refuses them. */
+/**
+ * Kinds whose bodies kustomize also rewrites for `namespace:`; this renderer does not, so it refuses them.
+ * RoleBinding is handled below as kustomize's default (setRoleBindingSubjects: defaultOnly) does.
+ */
 const NAMESPACE_REFERENCING = new Set([
-  'RoleBinding',
   'ClusterRoleBinding',
   'MutatingWebhookConfiguration',
   'ValidatingWebhookConfiguration',
@@ -148,6 +150,7 @@ export function renderKustomization(dir: string): Rendered[] {
         );
       }
       if (!CLUSTER_SCOPED.has(object.kind)) object.metadata.namespace = namespace;
+      if (object.kind === 'RoleBinding') setDefaultSubjectsNamespace(object, namespace);
     }
   }
 
@@ -188,4 +191,16 @@ export function renderWithKubectl(kubectl: string, dir: string): K8sObject[] {
   return parseAllDocuments(result.stdout)
     .map((doc) => doc.toJS() as unknown)
     .filter((value): value is K8sObject => isRecord(value));
+}
+
+/**
+ * kustomize's `namespace:` on a RoleBinding: besides the binding's own namespace, only subjects named "default"
+ * get the new namespace (its default setRoleBindingSubjects mode, defaultOnly); every other subject keeps its own.
+ */
+function setDefaultSubjectsNamespace(binding: K8sObject, namespace: string): void {
+  const subjects = binding['subjects'];
+  if (!Array.isArray(subjects)) return;
+  for (const subject of subjects) {
+    if (isRecord(subject) && subject['name'] === 'default') subject['namespace'] = namespace;
+  }
 }

@@ -6,7 +6,12 @@
 import { ValidatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import {
+  ClusterRole,
+  ClusterRoleBinding,
+  Role,
+  RoleBinding,
+} from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { K8sObject } from './kustomize';
@@ -33,6 +38,10 @@ const MODELS: Record<string, (data: K8sObject) => Validatable> = {
     new ClusterRole(data as unknown as ConstructorParameters<typeof ClusterRole>[0]),
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': (data) =>
     new ClusterRoleBinding(data as unknown as ConstructorParameters<typeof ClusterRoleBinding>[0]),
+  'rbac.authorization.k8s.io/v1/Role': (data) =>
+    new Role(data as unknown as ConstructorParameters<typeof Role>[0]),
+  'rbac.authorization.k8s.io/v1/RoleBinding': (data) =>
+    new RoleBinding(data as unknown as ConstructorParameters<typeof RoleBinding>[0]),
   'policy/v1/PodDisruptionBudget': (data) =>
     new PodDisruptionBudget(data as ConstructorParameters<typeof PodDisruptionBudget>[0]),
 };

@@ -57,12 +57,35 @@ describe('withMixer', () => {
     );
   });
 
-  it('answers a denial with mixer status and never runs the handler', async () => {
+  it('adds the attributes read from each call, leaving out the undefined ones', async () => {
+    const t = new Transport();
+    const client = new MixerClient(t);
+    const handler = withMixer(client, impl as never, {
+      callAttributes: (c: ReturnType<typeof call>) => ({
+        'source.principal': `cluster.local/ns/default/sa/${c.metadata.getMap()['x-user']}`,
+        'source.namespace': undefined,
+      }),
+    });
+    await invoke(handler as never, 'alice');
+    await client.close();
+    const words = t.reports[0].attributes[0].words;
+    expect(words).toEqual(expect.arrayContaining(['source.principal', 'cluster.local/ns/default/sa/alice']));
+    expect(words).not.toContain('source.namespace');
+  });
+
+  it('answers a denial with mixer status, never runs the handler, and reports it as a 403', async () => {
     const t = new Transport();
     const handler = jest.fn(impl);
-    const [err] = await invoke(withMixer(new MixerClient(t), handler as never), 'banned');
+    const client = new MixerClient(t);
+    const [err] = await invoke(withMixer(client, handler as never), 'banned');
     expect(err).toEqual({ code: 7, details: 'user is banned' });
     expect(handler).not.toHaveBeenCalled();
+    await client.close();
+    expect(t.reports).toHaveLength(1);
+    const { words, int64s, strings } = t.reports[0].attributes[0];
+    const word = (name: string) => -words.indexOf(name) - 1;
+    expect(int64s[word('response.code')]).toBe(403);
+    expect(words[-strings[word('response.grpc_status')] - 1]).toBe('7');
   });
 
   it('answers UNAVAILABLE when mixer is down, unless fail-open', async () => {

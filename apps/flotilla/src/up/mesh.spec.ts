@@ -1,4 +1,4 @@
-import { DEFAULT_PORTS, endpointsOf, meshComponents, portOptionOf } from './mesh';
+import { DEFAULT_PORTS, endpointsOf, meshComponents, portOptionOf, sampleArgs } from './mesh';
 import { formatLine, painter } from './log-lines';
 
 const settings = {
@@ -52,6 +52,18 @@ describe('local mesh layout', () => {
     expect(citadel[citadel.indexOf('--serving-dns-names') + 1]).toBe('localhost,127.0.0.1,10.1.2.3');
     expect(byName.citadel.grpc).toEqual([
       { port: 'citadelGrpc', tlsRootCert: '/state/citadel/root-cert.pem' },
+    ]);
+  });
+});
+
+describe('sample workloads', () => {
+  it('get pilot for routing, citadel and its token key for their agents, and mixer for policy', () => {
+    expect(sampleArgs(settings)).toEqual([
+      ...['--xds', '127.0.0.1:15010'],
+      ...['--citadel', '127.0.0.1:8060', '--citadel-root-cert', '/state/citadel/root-cert.pem'],
+      ...['--token-key-dir', '/state/citadel'],
+      ...['--cert-dir', '/state/bookinfo'],
+      ...['--mixer', '127.0.0.1:9091'],
     ]);
   });
 });

@@ -152,3 +152,18 @@ export function endpointsOf(settings: MeshSettings) {
     },
   };
 }
+
+/**
+ * How the samples find the mesh: pilot's xDS port for routing; citadel's address, root and local token key for
+ * each workload's mesh agent (certificates under <state>/bookinfo); mixer's gRPC port for checks and reports.
+ */
+export function sampleArgs(settings: MeshSettings): string[] {
+  const endpoints = endpointsOf(settings);
+  return [
+    ...['--xds', endpoints.pilot.xds],
+    ...['--citadel', endpoints.citadel.grpc, '--citadel-root-cert', endpoints.citadel.rootCert],
+    ...['--token-key-dir', citadelStateDir(settings)],
+    ...['--cert-dir', join(resolve(settings.stateDir), 'bookinfo')],
+    ...['--mixer', endpoints.mixer.grpc],
+  ];
+}

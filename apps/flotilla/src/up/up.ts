@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path';
 import { appEntryPoint } from '../paths';
 import { formatLine, painter } from './log-lines';
-import { endpointsOf, meshComponents, portOptionOf } from './mesh';
+import { endpointsOf, meshComponents, portOptionOf, sampleArgs } from './mesh';
 import type { MeshComponent, MeshPorts, MeshSettings } from './mesh';
 import { grpcServing, httpReady, isPortFree } from './probes';
 import { spawnSupervised, stopAll } from './supervisor';
@@ -63,6 +63,11 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
     if (stopping) return;
     stopping = true;
     output.out(`flotilla up: ${reason}; stopping the mesh`);
+    // The samples first: they are the mesh's clients, and their last reports still need mixer.
+    await stopAll(
+      processes.filter((p) => p.name === 'bookinfo'),
+      STOP_GRACE_MS,
+    );
     await stopAll(processes, STOP_GRACE_MS);
     rmSync(endpointsFile, { force: true });
   };
@@ -98,7 +103,7 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
   output.out(endpointTable(endpoints));
   output.out(`endpoints: ${endpointsFile}`);
   output.out(`mesh config: ${resolve(options.configDir)}`);
-  if (options.samples) startSamples(endpoints.pilot.xds, processes, () => stopping, output, paint);
+  if (options.samples) startSamples(sampleArgs(options), processes, () => stopping, output, paint);
   output.out('Press Ctrl-C to stop.');
 
   const next = await Promise.race([
@@ -112,11 +117,12 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
 
 /**
  * The sample mesh: apps/bookinfo's proxyless gRPC workloads, on the ports of examples/bookinfo's WorkloadEntries,
- * dialing each other as xds:/// targets through pilot, and printing requests per reviews version. Supervised like
- * the apps and stopped with them; unlike them, its exit does not stop the mesh.
+ * dialing each other as xds:/// targets through pilot over mTLS, checked and reported by mixer, and printing
+ * requests per reviews version. Supervised like the apps and stopped with them; unlike them, its exit does not
+ * stop the mesh.
  */
 function startSamples(
-  pilotXds: string,
+  args: string[],
   processes: SupervisedProcess[],
   stopping: () => boolean,
   output: Output,
@@ -130,14 +136,17 @@ function startSamples(
   const sample = spawnSupervised({
     name: 'bookinfo',
     script,
-    args: ['--xds', pilotXds],
+    args,
     onLine: (line) => output.out(formatLine('bookinfo', line, paint)),
   });
   processes.push(sample);
   void sample.exited.then((code) => {
     if (!stopping()) output.out(`samples: bookinfo exited (${code}); the mesh keeps running`);
   });
-  output.out('samples: bookinfo (productpage → details, reviews v1/v2 → ratings) routed by pilot over xDS');
+  output.out(
+    'samples: bookinfo (productpage → details, reviews v1/v2 → ratings) routed by pilot over xDS, mTLS with ' +
+      'certificates from citadel, checked and reported by mixer',
+  );
 }
 
 function defaultOutput(): Output {
