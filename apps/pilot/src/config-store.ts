@@ -23,8 +23,15 @@ export const CONFIG_KINDS = [
   'Gateway',
   'AuthorizationPolicy',
   'PeerAuthentication',
+  'RequestAuthentication',
 ] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
+
+/** One object's change: `before` absent for a new object, `after` absent for a removed one. */
+export interface ConfigChange<Spec = Record<string, unknown>> {
+  before?: ConfigEntry<Spec>;
+  after?: ConfigEntry<Spec>;
+}
 
 export class ConfigStore {
   private readonly byKind = new Map<ConfigKind, Map<string, ConfigEntry>>();
@@ -39,15 +46,24 @@ export class ConfigStore {
     return this.generation_;
   }
 
-  /** Replaces every object of a kind; returns whether anything changed. */
-  replace(kind: ConfigKind, entries: readonly ConfigEntry[]): boolean {
+  /**
+   * Replaces every object of a kind; returns the objects that changed, appeared or went (empty when nothing did),
+   * each with its version before and after, so that callers can tell which hosts the change concerns.
+   */
+  replace(kind: ConfigKind, entries: readonly ConfigEntry[]): ConfigChange[] {
     const next = new Map<string, ConfigEntry>();
     for (const e of entries) next.set(`${e.namespace}/${e.name}`, e);
     const before = this.byKind.get(kind)!;
-    if (sameEntries(before, next)) return false;
+    const changes: ConfigChange[] = [];
+    for (const key of new Set([...before.keys(), ...next.keys()])) {
+      const old = before.get(key);
+      const now = next.get(key);
+      if (!sameEntry(old, now)) changes.push({ before: old, after: now });
+    }
+    if (changes.length === 0) return changes;
     this.byKind.set(kind, next);
     this.generation_++;
-    return true;
+    return changes;
   }
 
   list<Spec = Record<string, unknown>>(kind: ConfigKind): ConfigEntry<Spec>[] {
@@ -70,11 +86,6 @@ function byKey(a: ConfigEntry, b: ConfigEntry): number {
   return a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace);
 }
 
-function sameEntries(a: Map<string, ConfigEntry>, b: Map<string, ConfigEntry>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [key, entry] of a) {
-    const other = b.get(key);
-    if (!other || JSON.stringify(other) !== JSON.stringify(entry)) return false;
-  }
-  return true;
+function sameEntry(a: ConfigEntry | undefined, b: ConfigEntry | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 }

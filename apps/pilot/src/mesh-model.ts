@@ -12,8 +12,9 @@ import type {
   WorkloadEntrySpec,
 } from '@flotilla/registry';
 import { CONFIG_KINDS, ConfigStore } from './config-store';
-import type { ConfigEntry, ConfigKind } from './config-store';
-import { PushContext } from './generators/model';
+import type { ConfigChange, ConfigEntry, ConfigKind } from './config-store';
+import type { DestinationRuleSpec, VirtualServiceSpec } from './generators/istio-types';
+import { PushContext, hostMatches, resolveHost } from './generators/model';
 
 /** The MCP collections pilot subscribes to (galley's names). */
 export const COLLECTIONS = {
@@ -26,6 +27,7 @@ export const COLLECTIONS = {
   Gateway: 'networking.istio.io/v1alpha3/Gateway',
   AuthorizationPolicy: 'security.istio.io/v1beta1/AuthorizationPolicy',
   PeerAuthentication: 'security.istio.io/v1beta1/PeerAuthentication',
+  RequestAuthentication: 'security.istio.io/v1beta1/RequestAuthentication',
   Service: 'core/v1/Service',
   EndpointSlice: 'discovery.k8s.io/v1/EndpointSlice',
   Pod: 'core/v1/Pod',
@@ -34,9 +36,33 @@ export const COLLECTIONS = {
 
 export const PILOT_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);
 
-/** What a change means for pushes: config (or services) changed, or only the endpoints of some hostnames. */
+/** One xDS concern of a host that a change may alter. */
+export type HostOutput = 'listeners' | 'routes' | 'clusters' | 'endpoints';
+
+/**
+ * What a config or service change may alter (Istio's ConfigsUpdated, resolved to hosts): the `outputs` of these
+ * hostnames, and the proxies' inbound (server) listeners when `inbound`, since those follow services and endpoints.
+ */
+export interface ConfigScope {
+  hosts: ReadonlySet<string>;
+  outputs: ReadonlySet<HostOutput>;
+  inbound: boolean;
+}
+
+/**
+ * What a change means for pushes: config or services changed (only what `scope` names, or anything without a
+ * scope), or only the endpoints of some hostnames.
+ */
 export type MeshChange =
-  { kind: 'config'; reason: 'config' | 'service' } | { kind: 'endpoints'; hosts: ReadonlySet<string> };
+  | { kind: 'config'; reason: 'config' | 'service'; scope?: ConfigScope }
+  | { kind: 'endpoints'; hosts: ReadonlySet<string> };
+
+const ALL_OUTPUTS: ReadonlySet<HostOutput> = new Set(['listeners', 'routes', 'clusters', 'endpoints']);
+/** A VirtualService shapes routes; one with fault injection also the listener (its HTTP filter chain). */
+const VIRTUAL_SERVICE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['routes']);
+const FAULT_VIRTUAL_SERVICE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['listeners', 'routes']);
+/** A DestinationRule shapes clusters, subset endpoints, and the hash policy of routes to its host. */
+const DESTINATION_RULE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['routes', 'clusters', 'endpoints']);
 
 export interface MeshModelOptions {
   domainSuffix?: string;
@@ -61,7 +87,8 @@ function objectOf(resource: McpResource): {
  * Pilot's view of the mesh: the config store (VirtualService, DestinationRule, Sidecar, Gateway,
  * AuthorizationPolicy, PeerAuthentication) and the service registry (ServiceEntry + WorkloadEntry, Kubernetes
  * Service + EndpointSlice + Pod, aggregated with Kubernetes first), fed collection by collection from galley over
- * MCP. Listeners hear whether a change needs a full push or only endpoint updates for some hostnames.
+ * MCP. Listeners hear what a change may alter: the resources of some hosts (a VirtualService, a DestinationRule, a
+ * service), everything (other config kinds), or only the endpoints of some hosts.
  */
 export class MeshModel {
   readonly store = new ConfigStore();
@@ -71,9 +98,16 @@ export class MeshModel {
   readonly domainSuffix: string;
   private readonly seInputs: ServiceEntryInputs = { serviceEntries: [], workloadEntries: [] };
   private readonly kubeInputs: KubernetesInputs = { services: [], endpointSlices: [], pods: [] };
-  private serviceGeneration = 0;
+  /** Bumped by every config or service change: the push context's version. */
+  private generation = 0;
+  /** Bumped by changes that may alter anything (unscoped); part of every host's version. */
+  private globalGeneration = 0;
+  /** Per hostname, bumped by every scoped change naming it (see `hostVersion`). */
+  private readonly hostGenerations = new Map<string, number>();
   private current: PushContext | undefined;
   private readonly endpointGenerations = new Map<string, number>();
+  /** Per collection and resource name, the last resource and what was made of it, reused while unchanged. */
+  private readonly parsed = new Map<string, Map<string, { resource: McpResource; value: unknown }>>();
   private readonly listeners = new Set<(change: MeshChange) => void>();
 
   constructor(options: MeshModelOptions = {}) {
@@ -87,9 +121,10 @@ export class MeshModel {
         this.endpointGenerations.set(host, (this.endpointGenerations.get(host) ?? 0) + 1);
       }
       if (change.services.size > 0) {
-        this.serviceGeneration++;
-        this.current = undefined;
-        this.emit({ kind: 'config', reason: 'service' });
+        // A service shapes all of its own resources, the routes of hosts routing to it (their destination port),
+        // and the inbound listeners of its workloads.
+        const hosts = new Set([...change.services, ...this.hostsRoutingTo(change.services)]);
+        this.configChanged('service', { hosts, outputs: ALL_OUTPUTS, inbound: true });
       } else if (change.endpoints.size > 0) {
         this.emit({ kind: 'endpoints', hosts: new Set(change.endpoints) });
       }
@@ -105,14 +140,24 @@ export class MeshModel {
   pushContext(): PushContext {
     if (!this.current) {
       this.current = new PushContext(
-        `${this.store.generation}.${this.serviceGeneration}`,
+        `${this.store.generation}.${this.generation}`,
         this.registry,
         this.store,
         this.domainSuffix,
         (host) => String(this.endpointGenerations.get(host) ?? 0),
+        (host) => this.hostVersion(host),
       );
     }
     return this.current;
+  }
+
+  /**
+   * A token that changes whenever anything the resources of `hostname` are built from may have changed: its
+   * service, the VirtualServices and DestinationRules naming it, and the services and DestinationRules its routes
+   * lead to. Generators key shared encodings by it, so a change to one host re-encodes that host alone.
+   */
+  hostVersion(hostname: string): string {
+    return `${this.globalGeneration}.${this.hostGenerations.get(hostname) ?? 0}`;
   }
 
   /** Takes a collection's full content (as McpSink's `change` event gives it). Unknown collections are ignored. */
@@ -121,34 +166,35 @@ export class MeshModel {
       (k) => COLLECTIONS[k] === collection,
     );
     if (!kind) return;
-    const objects = resources.map(objectOf);
+    const objects = <T>(make: (o: ReturnType<typeof objectOf>, r: McpResource) => T): T[] =>
+      this.reuse(collection, resources, (r) => make(objectOf(r), r));
     switch (kind) {
       case 'ServiceEntry':
-        this.seInputs.serviceEntries = objects.map((o) => ({
+        this.seInputs.serviceEntries = objects((o) => ({
           metadata: o.metadata,
           spec: o.body as ServiceEntrySpec,
         }));
         this.serviceEntries.update(this.seInputs);
         return;
       case 'WorkloadEntry':
-        this.seInputs.workloadEntries = objects.map((o) => ({
+        this.seInputs.workloadEntries = objects((o) => ({
           metadata: o.metadata,
           spec: o.body as WorkloadEntrySpec,
         }));
         this.serviceEntries.update(this.seInputs);
         return;
       case 'Service':
-        this.kubeInputs.services = objects.map((o) => ({ metadata: o.metadata, ...o.body }) as KubeService);
+        this.kubeInputs.services = objects((o) => ({ metadata: o.metadata, ...o.body }) as KubeService);
         this.kubernetes.update(this.kubeInputs);
         return;
       case 'EndpointSlice':
-        this.kubeInputs.endpointSlices = objects.map(
+        this.kubeInputs.endpointSlices = objects(
           (o) => ({ metadata: o.metadata, ...o.body }) as KubeEndpointSlice,
         );
         this.kubernetes.update(this.kubeInputs);
         return;
       case 'Pod':
-        this.kubeInputs.pods = objects.map((o) => ({ metadata: o.metadata, ...o.body }) as KubePod);
+        this.kubeInputs.pods = objects((o) => ({ metadata: o.metadata, ...o.body }) as KubePod);
         this.kubernetes.update(this.kubeInputs);
         return;
       case 'WorkloadGroup':
@@ -157,24 +203,130 @@ export class MeshModel {
         return;
       default: {
         if (!(CONFIG_KINDS as readonly string[]).includes(kind)) return;
-        const entries: ConfigEntry[] = resources.map((r, i) => ({
-          kind: kind as ConfigKind,
-          namespace: objects[i].metadata.namespace ?? 'default',
-          name: objects[i].metadata.name,
+        const configKind = kind as ConfigKind;
+        const entries: ConfigEntry[] = objects((o, r) => ({
+          kind: configKind,
+          namespace: o.metadata.namespace ?? 'default',
+          name: o.metadata.name,
           labels: r.labels,
           annotations: r.annotations,
           version: r.version,
-          spec: objects[i].body,
+          spec: o.body,
         }));
-        if (this.store.replace(kind as ConfigKind, entries)) {
-          this.current = undefined;
-          this.emit({ kind: 'config', reason: 'config' });
-        }
+        const changed = this.store.replace(configKind, entries);
+        if (changed.length === 0) return;
+        this.configChanged('config', this.scopeOf(configKind, changed));
       }
     }
+  }
+
+  /**
+   * What `make` builds from each resource, reusing the previous result for a resource that is the same object as
+   * last time or carries the same non-empty version: unpacking is skipped, and the registries and the config store
+   * recognise unchanged objects by identity.
+   */
+  private reuse<T>(collection: string, resources: readonly McpResource[], make: (r: McpResource) => T): T[] {
+    const before =
+      this.parsed.get(collection) ?? new Map<string, { resource: McpResource; value: unknown }>();
+    const next = new Map<string, { resource: McpResource; value: unknown }>();
+    const out = resources.map((resource) => {
+      const last = before.get(resource.name);
+      const same =
+        last !== undefined &&
+        (last.resource === resource ||
+          (resource.version !== '' &&
+            last.resource.version === resource.version &&
+            sameLabels(last.resource, resource)));
+      const value = same ? (last.value as T) : make(resource);
+      next.set(resource.name, { resource, value });
+      return value;
+    });
+    this.parsed.set(collection, next);
+    return out;
+  }
+
+  /**
+   * The hosts a change of config objects concerns, or undefined for kinds whose effect pilot does not scope
+   * (every kind but VirtualService and DestinationRule: Sidecar, Gateway, the security policies; every proxy is
+   * pushed).
+   */
+  private scopeOf(kind: ConfigKind, changes: readonly ConfigChange[]): ConfigScope | undefined {
+    const patterns = new Set<string>();
+    // Both versions of every changed object: the hosts it named before and those it names now.
+    const entries = changes.flatMap((c) => [c.before, c.after]).filter((e) => e !== undefined);
+    const add = (namespace: string, hosts: readonly string[] | undefined) => {
+      for (const h of hosts ?? []) patterns.add(resolveHost(h, namespace, this.domainSuffix));
+    };
+    if (kind === 'VirtualService') {
+      const virtualServices = entries as ConfigEntry<unknown>[] as ConfigEntry<VirtualServiceSpec>[];
+      for (const vs of virtualServices) add(vs.namespace, vs.spec.hosts);
+      // A listener carries the fault filter when a VirtualService of its host injects faults: only a change to
+      // or from such a VirtualService can alter listeners.
+      const faults = virtualServices.some((vs) =>
+        (vs.spec.http ?? []).some((r) => r.fault?.abort || r.fault?.delay),
+      );
+      const outputs = faults ? FAULT_VIRTUAL_SERVICE_OUTPUTS : VIRTUAL_SERVICE_OUTPUTS;
+      return { hosts: this.expand(patterns), outputs, inbound: false };
+    }
+    if (kind === 'DestinationRule') {
+      for (const dr of entries as ConfigEntry<unknown>[] as ConfigEntry<DestinationRuleSpec>[]) {
+        add(dr.namespace, [dr.spec.host]);
+      }
+      const targets = this.expand(patterns);
+      const hosts = new Set([...targets, ...this.hostsRoutingTo(targets)]);
+      return { hosts, outputs: DESTINATION_RULE_OUTPUTS, inbound: false };
+    }
+    return undefined;
+  }
+
+  /** Host patterns ("*.example.com") as the known hostnames they match; exact names as they are. */
+  private expand(patterns: ReadonlySet<string>): Set<string> {
+    const out = new Set<string>();
+    let services: string[] | undefined;
+    for (const pattern of patterns) {
+      if (!pattern.includes('*')) {
+        out.add(pattern);
+        continue;
+      }
+      services ??= this.registry.services().map((s) => s.hostname);
+      for (const host of services) if (hostMatches(pattern, host)) out.add(host);
+    }
+    return out;
+  }
+
+  /** The hosts whose VirtualServices route to any of `targets` (their routes name those hosts' clusters). */
+  private hostsRoutingTo(targets: ReadonlySet<string>): Set<string> {
+    const patterns = new Set<string>();
+    for (const vs of this.store.list<VirtualServiceSpec>('VirtualService')) {
+      const routesToTarget = (vs.spec.http ?? []).some((http) =>
+        (http.route ?? []).some((d) =>
+          targets.has(resolveHost(d.destination.host, vs.namespace, this.domainSuffix)),
+        ),
+      );
+      if (!routesToTarget) continue;
+      for (const h of vs.spec.hosts ?? []) patterns.add(resolveHost(h, vs.namespace, this.domainSuffix));
+    }
+    return this.expand(patterns);
+  }
+
+  /** A new generation: scoped to some hosts (their versions move on), or global. */
+  private configChanged(reason: 'config' | 'service', scope: ConfigScope | undefined): void {
+    this.generation++;
+    if (scope) {
+      for (const host of scope.hosts)
+        this.hostGenerations.set(host, (this.hostGenerations.get(host) ?? 0) + 1);
+    } else {
+      this.globalGeneration++;
+    }
+    this.current = undefined;
+    this.emit(scope ? { kind: 'config', reason, scope } : { kind: 'config', reason });
   }
 
   private emit(change: MeshChange): void {
     for (const l of this.listeners) l(change);
   }
+}
+
+function sameLabels(a: McpResource, b: McpResource): boolean {
+  return JSON.stringify([a.labels, a.annotations]) === JSON.stringify([b.labels, b.annotations]);
 }

@@ -8,16 +8,25 @@ import type {
   Generator,
   PushScope,
   ResourceEntry,
+  ResourceFilter,
 } from '@flotilla/xds';
 import { EnvoyGenerator } from './generators/envoy';
 import type { MeshConfig } from './generators/envoy';
 import { GrpcGenerator } from './generators/grpc-generator';
-import { parseClusterName, proxyOf } from './generators/model';
+import { listenerHostCandidates } from './generators/listener';
+import { SERVER_LISTENER_PREFIX, parseClusterName, proxyOf, splitHostPort } from './generators/model';
 import type { Proxy } from './generators/model';
 import type { ConfigGenerator, GenerateRequest } from './generators/types';
-import type { MeshModel } from './mesh-model';
+import type { ConfigScope, MeshModel } from './mesh-model';
 
 type Output = 'buildListeners' | 'buildRoutes' | 'buildClusters' | 'buildEndpoints';
+
+const ALL_TYPES = [
+  TypeUrl.Listener,
+  TypeUrl.RouteConfiguration,
+  TypeUrl.Cluster,
+  TypeUrl.ClusterLoadAssignment,
+];
 
 const OUTPUTS: readonly [string, Output][] = [
   [TypeUrl.Listener, 'buildListeners'],
@@ -90,15 +99,72 @@ export class PilotXds {
     return out;
   }
 
-  /** Subscribes the ADS server's pushes to the model's changes. */
+  /**
+   * Subscribes the ADS server's pushes to the model's changes. A change scoped to some hosts regenerates, for
+   * proxyless gRPC clients, only the resources of those hosts (listeners and routes for a VirtualService; routes,
+   * clusters and endpoints for a DestinationRule; everything of a changed service, and server listeners), and
+   * reaches only the clients watching them. Envoy sidecars, whose resources are not named by host, get every type
+   * regenerated, as on any config change; an unchanged type is not resent.
+   */
   wire(ads: AdsServer): () => void {
     return this.model.onChange((change) => {
-      if (change.kind === 'config') {
-        ads.pushAll(change.reason);
+      if (change.kind === 'endpoints') {
+        ads.push([TypeUrl.ClusterLoadAssignment, TypeUrl.Listener], {
+          reason: 'endpoint',
+          resources: this.endpointFilter(change.hosts),
+        });
+      } else if (change.scope) {
+        ads.push(ALL_TYPES, { reason: change.reason, resources: this.scopedFilter(change.scope) });
       } else {
-        ads.push([TypeUrl.ClusterLoadAssignment], { reason: 'endpoint', scope: watchingHosts(change.hosts) });
+        ads.pushAll(change.reason);
       }
     });
+  }
+
+  /** Whether a connection is served by the proxyless gRPC generator, whose resources are named by host. */
+  private isGrpc(connection: ConnectionInfo): boolean {
+    return this.configGeneratorFor(connection) instanceof GrpcGenerator;
+  }
+
+  /**
+   * An endpoint change alters the ClusterLoadAssignments of the changed hosts (for every kind of proxy), and may
+   * alter the server listeners of proxyless gRPC servers, which exist only for addresses that are endpoints.
+   */
+  private endpointFilter(hosts: ReadonlySet<string>): ResourceFilter {
+    return (connection, typeUrl, name) => {
+      if (typeUrl === TypeUrl.ClusterLoadAssignment) return clusterNameInHosts(name, hosts);
+      return (
+        typeUrl === TypeUrl.Listener && name.startsWith(SERVER_LISTENER_PREFIX) && this.isGrpc(connection)
+      );
+    };
+  }
+
+  private scopedFilter(scope: ConfigScope): ResourceFilter {
+    const types = new Set<string>();
+    if (scope.outputs.has('listeners') || scope.inbound) types.add(TypeUrl.Listener);
+    if (scope.outputs.has('routes')) types.add(TypeUrl.RouteConfiguration);
+    if (scope.outputs.has('clusters')) types.add(TypeUrl.Cluster);
+    if (scope.outputs.has('endpoints')) types.add(TypeUrl.ClusterLoadAssignment);
+    return (connection, typeUrl, name) => {
+      if (!this.isGrpc(connection)) return true;
+      if (!types.has(typeUrl)) return false;
+      switch (typeUrl) {
+        case TypeUrl.Listener:
+          if (name.startsWith(SERVER_LISTENER_PREFIX)) return scope.inbound;
+          return (
+            scope.outputs.has('listeners') &&
+            listenerHostCandidates(name, this.proxyOf(connection), this.model.domainSuffix).some((h) =>
+              scope.hosts.has(h),
+            )
+          );
+        case TypeUrl.RouteConfiguration: {
+          const host = splitHostPort(name)?.host;
+          return host !== undefined && scope.hosts.has(host);
+        }
+        default:
+          return clusterNameInHosts(name, scope.hosts);
+      }
+    };
   }
 
   proxyOf(connection: ConnectionInfo): Proxy {
@@ -111,18 +177,18 @@ export class PilotXds {
   }
 
   /**
-   * The generator for a connection: by its GENERATOR metadata, or "envoy" for a sidecar without one; undefined
-   * (logged once per connection) for anything else, such as gateways ("router~…"), which have none yet.
+   * The generator for a connection: by its GENERATOR metadata, or "envoy" for a sidecar or gateway ("router~…")
+   * without one; undefined (logged once per connection) for anything else.
    */
   configGeneratorFor(connection: ConnectionInfo): ConfigGenerator | undefined {
     const proxy = this.proxyOf(connection);
-    const name = proxy.generator || (proxy.type === 'sidecar' ? 'envoy' : '');
+    const name = proxy.generator || (proxy.type === 'sidecar' || proxy.type === 'router' ? 'envoy' : '');
     const generator = name ? this.generators.get(name) : undefined;
     if (!generator && !this.warnedNoGenerator.has(connection)) {
       this.warnedNoGenerator.add(connection);
       this.logger.warn(
         { connection: connection.id, generator: proxy.generator || undefined, type: proxy.type },
-        'no xDS generator for this node (served: GENERATOR=grpc and Envoy sidecars; gateways are not yet): ' +
+        'no xDS generator for this node (served: GENERATOR=grpc, Envoy sidecars and gateways): ' +
           'it is sent empty responses',
       );
     }
@@ -213,10 +279,12 @@ export function watchingHosts(hosts: ReadonlySet<string>): PushScope {
     const watched = connection.watched(TypeUrl.ClusterLoadAssignment);
     if (!watched) return false;
     if (watched.wildcard) return true;
-    for (const name of watched.names) {
-      const host = parseClusterName(name)?.host;
-      if (host !== undefined && hosts.has(host)) return true;
-    }
+    for (const name of watched.names) if (clusterNameInHosts(name, hosts)) return true;
     return false;
   };
+}
+
+function clusterNameInHosts(name: string, hosts: ReadonlySet<string>): boolean {
+  const host = parseClusterName(name)?.host;
+  return host !== undefined && hosts.has(host);
 }

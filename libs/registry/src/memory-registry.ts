@@ -35,19 +35,50 @@ export class MemoryRegistry implements ServiceRegistry {
 
   /** Installs a new state; notifies listeners when anything differs, naming the hostnames. */
   replace(next: RegistryState): RegistryChange {
-    const change: RegistryChange = { services: new Set(), endpoints: new Set() };
-    const before = this.state;
-    for (const host of new Set([...before.services.keys(), ...next.services.keys()])) {
-      if (!sameJson(before.services.get(host), next.services.get(host))) change.services.add(host);
-    }
-    for (const host of new Set([...before.endpoints.keys(), ...next.endpoints.keys()])) {
-      if (!sameJson(mapToObject(before.endpoints.get(host)), mapToObject(next.endpoints.get(host)))) {
-        change.endpoints.add(host);
-      }
-    }
+    const hosts = new Set([
+      ...this.state.services.keys(),
+      ...next.services.keys(),
+      ...this.state.endpoints.keys(),
+      ...next.endpoints.keys(),
+    ]);
+    const change = this.diff(hosts, next);
     this.state = next;
-    if (change.services.size > 0 || change.endpoints.size > 0) for (const l of this.listeners) l(change);
+    this.notify(change);
     return change;
+  }
+
+  /**
+   * Installs the state of some hostnames only, leaving every other hostname as it is: `next` holds what those
+   * hostnames now have (a hostname absent from it is removed). Notifies listeners naming those that differ.
+   */
+  patch(hosts: Iterable<string>, next: RegistryState): RegistryChange {
+    const hostSet = new Set(hosts);
+    const change = this.diff(hostSet, next);
+    for (const host of hostSet) {
+      const service = next.services.get(host);
+      if (service) this.state.services.set(host, service);
+      else this.state.services.delete(host);
+      const endpoints = next.endpoints.get(host);
+      if (endpoints) this.state.endpoints.set(host, endpoints);
+      else this.state.endpoints.delete(host);
+    }
+    this.notify(change);
+    return change;
+  }
+
+  /** Which of `hosts` have a different service, or different endpoints, in `next` than now. */
+  private diff(hosts: ReadonlySet<string>, next: RegistryState): RegistryChange {
+    const change: RegistryChange = { services: new Set(), endpoints: new Set() };
+    for (const host of hosts) {
+      if (!sameJson(this.state.services.get(host), next.services.get(host))) change.services.add(host);
+      const before = mapToObject(this.state.endpoints.get(host));
+      if (!sameJson(before, mapToObject(next.endpoints.get(host)))) change.endpoints.add(host);
+    }
+    return change;
+  }
+
+  private notify(change: RegistryChange): void {
+    if (change.services.size > 0 || change.endpoints.size > 0) for (const l of this.listeners) l(change);
   }
 }
 

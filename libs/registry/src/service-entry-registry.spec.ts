@@ -177,4 +177,90 @@ describe('ServiceEntryRegistry', () => {
     registry.update({ ...inputs, workloadEntries: moved });
     expect(changes).toHaveLength(2);
   });
+
+  describe('incremental updates', () => {
+    const mesh = (n: number) => ({
+      serviceEntries: Array.from({ length: n }, (_, i) =>
+        se(`svc-${i}`, {
+          hosts: [`svc-${i}.example`],
+          resolution: 'STATIC',
+          ports: [{ number: 80, name: 'http' }],
+          workloadSelector: { labels: { app: `svc-${i}` } },
+        }),
+      ),
+      workloadEntries: Array.from({ length: n }, (_, i) =>
+        we(`svc-${i}-a`, { address: `10.0.${i}.1`, labels: { app: `svc-${i}` } }),
+      ),
+    });
+
+    it('recomputes only the service whose WorkloadEntry changed, naming only its host', () => {
+      const registry = new ServiceEntryRegistry();
+      const inputs = mesh(50);
+      registry.update(inputs);
+      const untouched = registry.service('svc-7.example');
+      const changes: RegistryChange[] = [];
+      registry.onChange((c) => changes.push(c));
+
+      // Galley hands over the whole collection again, as fresh objects, with one entry changed.
+      const workloadEntries = structuredClone(inputs.workloadEntries);
+      workloadEntries[3].spec.address = '10.9.9.9';
+      const change = registry.update({ serviceEntries: inputs.serviceEntries, workloadEntries });
+
+      expect(change).toEqual({ services: new Set(), endpoints: new Set(['svc-3.example']) });
+      expect(changes).toEqual([change]);
+      expect(registry.endpoints('svc-3.example', 80).map((e) => e.address)).toEqual(['10.9.9.9']);
+      // Other services are the very objects computed before: they were not rebuilt.
+      expect(registry.service('svc-7.example')).toBe(untouched);
+      expect(registry.services()).toHaveLength(50);
+    });
+
+    it('moves an endpoint between services when a WorkloadEntry’s labels change, naming both hosts', () => {
+      const registry = new ServiceEntryRegistry();
+      const inputs = mesh(5);
+      registry.update(inputs);
+      const workloadEntries = inputs.workloadEntries.map((w) =>
+        w.metadata.name === 'svc-1-a' ? we('svc-1-a', { address: '10.0.1.1', labels: { app: 'svc-2' } }) : w,
+      );
+      const change = registry.update({ ...inputs, workloadEntries });
+      expect(change.endpoints).toEqual(new Set(['svc-1.example', 'svc-2.example']));
+      expect(registry.endpoints('svc-1.example', 80)).toEqual([]);
+      expect(registry.endpoints('svc-2.example', 80).map((e) => e.address)).toEqual(['10.0.1.1', '10.0.2.1']);
+    });
+
+    it('changes, adds and removes ServiceEntries by host, falling back to the next one naming a host', () => {
+      const registry = new ServiceEntryRegistry();
+      const shared = (name: string, port: number) =>
+        se(name, { hosts: ['shared.example'], resolution: 'DNS', ports: [{ number: port, name: 'http' }] });
+      registry.update({ serviceEntries: [shared('b', 81), shared('a', 80)], workloadEntries: [] });
+      expect(registry.service('shared.example')?.ports[0].port).toBe(80);
+
+      const added = registry.update({
+        serviceEntries: [shared('b', 81), shared('a', 80), se('c', { hosts: ['c.example'] })],
+        workloadEntries: [],
+      });
+      expect(added.services).toEqual(new Set(['c.example']));
+
+      const removed = registry.update({ serviceEntries: [shared('b', 81)], workloadEntries: [] });
+      expect(removed.services).toEqual(new Set(['shared.example', 'c.example']));
+      expect(registry.service('shared.example')?.ports[0].port).toBe(81);
+      expect(registry.service('c.example')).toBeUndefined();
+      expect(registry.endpoints('shared.example', 81)).toMatchObject([{ address: 'shared.example' }]);
+    });
+
+    it('ends with the same services and endpoints as a registry built from scratch', () => {
+      const incremental = new ServiceEntryRegistry();
+      const inputs = bookinfo();
+      incremental.update({ serviceEntries: [], workloadEntries: inputs.workloadEntries });
+      incremental.update({ serviceEntries: inputs.serviceEntries.slice(0, 2), workloadEntries: [] });
+      incremental.update(inputs);
+      const fresh = new ServiceEntryRegistry();
+      fresh.update(inputs);
+      const view = (r: ServiceEntryRegistry) =>
+        r
+          .services()
+          .sort((a, b) => a.hostname.localeCompare(b.hostname))
+          .map((s) => ({ s, endpoints: s.ports.map((p) => r.endpoints(s.hostname, p.port)) }));
+      expect(view(incremental)).toEqual(view(fresh));
+    });
+  });
 });

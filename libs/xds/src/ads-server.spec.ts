@@ -199,6 +199,77 @@ describe('StreamAggregatedResources (SotW)', () => {
     await onB.expectQuiet(200);
   });
 
+  it('with a resource filter, regenerates only the named resources and sends a SotW EDS response of just them', async () => {
+    const h = await start();
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2), endpointsEntry('c', 3)]);
+    const generated: string[][] = [];
+    const snapshotGenerator = h.snapshot.generator();
+    h.ads.setGenerator(EDS, (context) => {
+      generated.push([...context.watched.names].sort());
+      return snapshotGenerator(context);
+    });
+    const onAB = sotw(h);
+    const onC = sotw(h);
+    onAB.send({ node: { ...TEST_NODE, id: 'node-ab' }, typeUrl: EDS, resourceNames: ['a', 'b'] });
+    onC.send({ node: { ...TEST_NODE, id: 'node-c' }, typeUrl: EDS, resourceNames: ['c'] });
+    const first = await onAB.next();
+    onAB.ack(first, ['a', 'b']);
+    onC.ack(await onC.next(), ['c']);
+    await waitFor('both ACKs', () => h.ads.status().every((c) => c.types[0]?.state === 'ACKED'), 2000, 10);
+    generated.length = 0;
+
+    // Only "a" changed: the connection watching c is not pushed at all, and the other is sent "a" alone.
+    h.snapshot.set(EDS, [endpointsEntry('a', 10), endpointsEntry('b', 2), endpointsEntry('c', 3)]);
+    h.ads.push([EDS], { reason: 'endpoint', resources: (_connection, _type, name) => name === 'a' });
+    const pushed = await onAB.next();
+    expect(namesIn(pushed)).toEqual(['a']);
+    expect(generated).toEqual([['a']]);
+    await onC.expectQuiet(200);
+    // Its version is that of the whole set the client now holds, as a full response would carry it.
+    onAB.send({
+      typeUrl: EDS,
+      resourceNames: ['a', 'b', 'c'],
+      versionInfo: pushed.versionInfo,
+      responseNonce: pushed.nonce,
+    });
+    const full = await onAB.next();
+    expect(namesIn(full)).toEqual(['a', 'b', 'c']);
+    onAB.ack(full, ['a', 'b', 'c']);
+    h.ads.push([EDS], { reason: 'endpoint', resources: (_connection, _type, name) => name === 'a' });
+    await h.ads.settle();
+    await onAB.expectQuiet(200);
+  });
+
+  it('with a resource filter, still sends Listener and Cluster responses whole (SotW full-state types)', async () => {
+    const h = await start();
+    h.snapshot.set(CDS, [clusterEntry('a'), clusterEntry('b')]);
+    const client = sotw(h);
+    client.send({ node: TEST_NODE, typeUrl: CDS, resourceNames: ['a', 'b'] });
+    client.ack(await client.next(), ['a', 'b']);
+    h.snapshot.set(CDS, [clusterEntry('a', 'changed'), clusterEntry('b')]);
+    h.ads.push([CDS], { resources: (_connection, _type, name) => name === 'a' });
+    expect(namesIn(await client.next())).toEqual(['a', 'b']);
+  });
+
+  it('with a resource filter, sends a delta client only the changed resource and removes only filtered ones', async () => {
+    const h = await start();
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2)]);
+    const client = delta(h);
+    client.send({ node: TEST_NODE, typeUrl: EDS, resourceNamesSubscribe: ['a', 'b'] });
+    client.ack(await client.next());
+    h.snapshot.set(EDS, [endpointsEntry('a', 10)]);
+    h.ads.push([EDS], { resources: (_connection, _type, name) => name === 'a' });
+    const pushed = await client.next();
+    expect(pushed.resources.map((r) => r.name)).toEqual(['a']);
+    // "b" went away too, but the push did not name it: it is left for a push that does.
+    expect(pushed.removedResources).toEqual([]);
+    client.ack(pushed);
+    h.ads.push([EDS], { resources: (_connection, _type, name) => name === 'b' });
+    const removal = await client.next();
+    expect(removal.resources).toEqual([]);
+    expect(removal.removedResources).toEqual(['b']);
+  });
+
   it('tells a NACK from an ACK only by error_detail, keeps the last ACKed version and goes on pushing', async () => {
     const h = await start();
     h.snapshot.set(CDS, [clusterEntry('a')]);

@@ -9,8 +9,8 @@ import { Debouncer } from './debounce';
 import type { DebounceOptions } from './debounce';
 import { DeltaConnection } from './delta-stream';
 import { XdsMetrics } from './metrics';
-import { mergePushRequests, pushRequest } from './push-request';
-import type { PushRequest, PushScope } from './push-request';
+import { mergePushRequests, pushAffectsConnection, pushRequest } from './push-request';
+import type { PushRequest, PushScope, ResourceFilter } from './push-request';
 import { PushQueue } from './push-queue';
 import { EncodedResourceCache } from './resource-cache';
 import { SotwConnection } from './sotw-stream';
@@ -33,7 +33,7 @@ export interface AdsServerOptions {
   sendTimeoutMs?: number;
   /** Sent as control_plane.identifier in every response. */
   controlPlaneId?: string;
-  /** Shared encoded resources; a fresh one (10 000 entries) by default. */
+  /** Shared encoded resources; a fresh one (20 000 entries) by default. */
   cache?: EncodedResourceCache;
   /** The `version` label of pilot_xds. Default: node metadata ISTIO_VERSION, else the user agent version. */
   proxyVersion?: (node: core.Node) => string;
@@ -46,6 +46,11 @@ export interface PushOptions {
   reason?: string;
   /** Only the connections this admits are pushed. */
   scope?: PushScope;
+  /**
+   * The resources the change may have altered. Only they are regenerated, only connections watching one of them
+   * (or a wildcard) are pushed, and SotW RDS/EDS responses carry only those that changed.
+   */
+  resources?: ResourceFilter;
 }
 
 const DEFAULT_MAX_CONCURRENT_PUSHES = 100;
@@ -115,7 +120,13 @@ export class AdsServer {
     const typeSet = [...types];
     if (typeSet.length === 0) return;
     this.request(
-      pushRequest({ full: false, types: typeSet, scope: options.scope, reason: options.reason ?? 'config' }),
+      pushRequest({
+        full: false,
+        types: typeSet,
+        scope: options.scope,
+        resources: options.resources,
+        reason: options.reason ?? 'config',
+      }),
     );
   }
 
@@ -161,6 +172,7 @@ export class AdsServer {
     let queued = 0;
     for (const connection of this.connections_.values()) {
       if (request.scope && !request.scope(connection)) continue;
+      if (request.resources && !pushAffectsConnection(request, connection)) continue;
       this.queue.enqueue(connection, request);
       queued++;
     }

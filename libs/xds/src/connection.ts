@@ -4,7 +4,7 @@ import { core } from '@flotilla/proto';
 import type { rpcStatus } from '@flotilla/proto';
 import type { Logger } from '@flotilla/service-kit';
 import type { XdsMetrics } from './metrics';
-import { pushCoversType } from './push-request';
+import { pushAffectsWatched } from './push-request';
 import type { PushRequest } from './push-request';
 import type { EncodedResourceCache } from './resource-cache';
 import type { ConnectionStatus, TypeStatus } from './status';
@@ -156,7 +156,9 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   push(request: PushRequest): Promise<void> {
     return this.serialize(async () => {
       const types = inPushOrder(this.watchedTypes()).filter(
-        (t) => pushCoversType(request, t) && this.host.generatorFor(t) !== undefined,
+        (t) =>
+          pushAffectsWatched(request, this, this.types.get(t)!.subscription) &&
+          this.host.generatorFor(t) !== undefined,
       );
       for (const typeUrl of types) {
         if (this.closedFlag) return;
@@ -295,26 +297,39 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   }
 
   /**
-   * The type's resources for this connection, restricted to its subscription and versioned; undefined when
-   * there is no generator for the type or the generator failed (logged, and recorded for the debug view).
+   * The type's resources for this connection, restricted to its subscription (and to the names `only` admits,
+   * when given) and versioned; undefined when there is no generator for the type or the generator failed (logged,
+   * and recorded for the debug view).
    */
-  protected async generate(state: TypeState, push: PushRequest): Promise<VersionedResource[] | undefined> {
+  protected async generate(
+    state: TypeState,
+    push: PushRequest,
+    only?: (name: string) => boolean,
+  ): Promise<VersionedResource[] | undefined> {
     const generator = this.host.generatorFor(state.typeUrl);
     if (!generator) {
       state.generateError = { message: 'no generator serves this type', at: new Date() };
       this.log.debug({ connection: this.id, type: state.typeUrl }, 'request for a type nothing serves');
       return undefined;
     }
+    // Restricted to some names, a named subscription asks the generator for those alone; a wildcard one cannot
+    // know the names beforehand, so it keeps the matching part of what the generator returns.
+    let watched: WatchedResources = state.subscription;
+    if (only && !state.subscription.wildcard) {
+      const names = new Set([...state.subscription.names].filter(only));
+      if (names.size === 0) return [];
+      watched = { typeUrl: state.typeUrl, wildcard: false, names };
+    }
     try {
       const entries = await generator({
         connection: this,
-        watched: state.subscription,
+        watched,
         push,
         cache: this.host.cache,
       });
       const byName = new Map<string, VersionedResource>();
       for (const entry of entries) {
-        if (!state.subscription.matches(entry.name)) continue;
+        if (!state.subscription.matches(entry.name) || (only && !only(entry.name))) continue;
         byName.set(entry.name, {
           name: entry.name,
           resource: entry.resource,

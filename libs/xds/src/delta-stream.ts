@@ -86,17 +86,24 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
   ): Promise<boolean> {
     if (!state.subscription.active && state.clientVersions.size === 0 && !force) return true;
     const started = process.hrtime.bigint();
-    const resources = state.subscription.active ? await this.generate(state, push) : [];
+    // A push naming the resources it may change regenerates only those, and can remove only those.
+    const filter = cause === 'push' ? push.resources : undefined;
+    const only = filter && ((name: string) => filter(this, state.typeUrl, name));
+    const resources = state.subscription.active ? await this.generate(state, push, only) : [];
     if (!resources) return false;
     const desired = new Set(resources.map((r) => r.name));
     const updated = resources.filter((r) => state.clientVersions.get(r.name) !== r.version);
-    const removed = [...state.clientVersions.keys()].filter((name) => !desired.has(name));
+    const removed = [...state.clientVersions.keys()].filter(
+      (name) => !desired.has(name) && (!only || only(name) || !state.subscription.matches(name)),
+    );
     for (const name of newlySubscribed) {
       if (!desired.has(name) && !state.clientVersions.has(name)) removed.push(name);
     }
     if (updated.length === 0 && removed.length === 0 && !force) return true;
+    for (const r of updated) state.clientVersions.set(r.name, r.version);
+    for (const name of removed) state.clientVersions.delete(name);
+    const version = setVersion([...state.clientVersions].map(([name, v]) => ({ name, version: v })));
     const nonce = newNonce();
-    const version = setVersion(resources);
     let bytes = 0;
     for (const r of updated) bytes += r.resource.value.length;
     const response: Response = {
@@ -114,8 +121,6 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
       controlPlane: this.host.controlPlane,
     };
     state.sent = { version, nonce, at: new Date(), resources: updated.length, bytes };
-    for (const r of updated) state.clientVersions.set(r.name, r.version);
-    for (const name of removed) state.clientVersions.delete(name);
     await this.send(response, state.typeUrl);
     this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
     this.log.debug(

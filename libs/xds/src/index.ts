@@ -8,8 +8,15 @@ export type { DebounceOptions } from './debounce';
 export { DeltaConnection } from './delta-stream';
 export { XdsMetrics } from './metrics';
 export { PushQueue } from './push-queue';
-export { MAX_MERGED_SCOPES, mergePushRequests, pushCoversType, pushRequest } from './push-request';
-export type { PushRequest, PushScope } from './push-request';
+export {
+  MAX_MERGED_SCOPES,
+  mergePushRequests,
+  pushAffectsConnection,
+  pushAffectsWatched,
+  pushCoversType,
+  pushRequest,
+} from './push-request';
+export type { PushRequest, PushScope, ResourceFilter } from './push-request';
 export { EncodedResourceCache } from './resource-cache';
 export type { EncodedResourceCacheOptions } from './resource-cache';
 export { ResourceSnapshot } from './snapshot';

@@ -1,7 +1,7 @@
 import type { protobufAny } from '@flotilla/proto';
 
 export interface EncodedResourceCacheOptions {
-  /** Entries kept; the least recently used go first. Default 10 000. */
+  /** Entries kept at most; those unused for longest go first. Default 20 000. */
   maxEntries?: number;
 }
 
@@ -11,55 +11,71 @@ export interface EncodedResourceCacheOptions {
  * was built from — e.g. the config generation and the inputs that matter — and encodes only on a miss. Returning
  * the same Any object to every connection also means its content hash is computed once.
  *
- * Bounded (LRU by Map insertion order), so a churn of keys cannot grow it without limit.
+ * Bounded, so a churn of keys cannot grow it without limit. Eviction is by two generations rather than a strict
+ * LRU list: new and recently used entries live in the young map; when it holds half the capacity it becomes the
+ * old map and the previous old map is dropped. An entry survives as long as it is used once per generation, and a
+ * hit costs one or two Map lookups (a strict LRU re-inserting on every hit leaves deleted slots behind that make
+ * finding the oldest entry slow, which showed in pilot's profiles).
  */
 export class EncodedResourceCache {
-  private readonly entries = new Map<string, protobufAny.Any>();
-  private readonly maxEntries: number;
+  private young = new Map<string, protobufAny.Any>();
+  private old = new Map<string, protobufAny.Any>();
+  private readonly generationSize: number;
   private hitCount = 0;
   private missCount = 0;
 
   constructor(options: EncodedResourceCacheOptions = {}) {
-    this.maxEntries = Math.max(1, options.maxEntries ?? 10_000);
+    this.generationSize = Math.max(1, Math.floor((options.maxEntries ?? 20_000) / 2));
   }
 
   /** The cached Any for (typeUrl, name, key), encoding it with `encode` on a miss. */
   getOrEncode(typeUrl: string, name: string, key: string, encode: () => protobufAny.Any): protobufAny.Any {
     const id = cacheId(typeUrl, name, key);
-    const hit = this.entries.get(id);
-    if (hit) {
-      // Refresh recency: re-insert at the end.
-      this.entries.delete(id);
-      this.entries.set(id, hit);
+    const young = this.young.get(id);
+    if (young) {
       this.hitCount++;
-      return hit;
+      return young;
+    }
+    const old = this.old.get(id);
+    if (old) {
+      this.hitCount++;
+      this.old.delete(id);
+      this.keep(id, old);
+      return old;
     }
     this.missCount++;
     const encoded = encode();
-    this.entries.set(id, encoded);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
+    this.keep(id, encoded);
     return encoded;
   }
 
   /** Drops the entries of one type (and name), or everything. */
   invalidate(typeUrl?: string, name?: string): void {
     if (typeUrl === undefined) {
-      this.entries.clear();
+      this.young.clear();
+      this.old.clear();
       return;
     }
     const prefix = name === undefined ? `${typeUrl}\0` : `${typeUrl}\0${name}\0`;
-    for (const id of [...this.entries.keys()]) if (id.startsWith(prefix)) this.entries.delete(id);
+    for (const map of [this.young, this.old]) {
+      for (const id of [...map.keys()]) if (id.startsWith(prefix)) map.delete(id);
+    }
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.young.size + this.old.size;
   }
 
   stats(): { size: number; hits: number; misses: number } {
-    return { size: this.entries.size, hits: this.hitCount, misses: this.missCount };
+    return { size: this.size, hits: this.hitCount, misses: this.missCount };
+  }
+
+  private keep(id: string, encoded: protobufAny.Any): void {
+    if (this.young.size >= this.generationSize) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(id, encoded);
   }
 }
 

@@ -5,6 +5,8 @@ import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
 import { pushRequest } from './push-request';
 import type { PushRequest } from './push-request';
+import { isFullStateType } from './type-urls';
+import type { VersionedResource } from './types';
 import { newNonce, setVersion } from './versions';
 
 type Request = discovery.DiscoveryRequest;
@@ -21,6 +23,8 @@ type Response = discovery.DiscoveryResponse;
  * - Every response carries all the subscribed resources that exist. For Listener and Cluster that is the full
  *   state: a resource left out is removed by the client. For other types leaving one out removes nothing, which
  *   is the protocol (the client unsubscribes when whatever referred to it goes away).
+ * - A push that names the resources it may change (a resource filter) sends, for those other types, only the
+ *   resources that did change, as Istio's incremental EDS push does; Listener and Cluster always go whole.
  */
 export class SotwConnection extends AdsConnection<Request, Response> {
   constructor(host: StreamHost, call: ServerDuplexStream<Request, Response>) {
@@ -63,11 +67,34 @@ export class SotwConnection extends AdsConnection<Request, Response> {
   protected async respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
     if (!state.subscription.active) return true;
     const started = process.hrtime.bigint();
-    const resources = await this.generate(state, push);
-    if (!resources) return false;
-    const version = setVersion(resources);
-    // A push that changes nothing this client sees sends nothing; a request is always answered.
-    if (cause === 'push' && state.sent?.version === version) return true;
+    const filter = push.resources;
+    const partial =
+      cause === 'push' && filter !== undefined && state.sent !== undefined && !isFullStateType(state.typeUrl);
+    let resources: VersionedResource[] | undefined;
+    let version: string;
+    if (partial) {
+      // Only the resources the change may have altered, and of those only the ones that did.
+      const only = (name: string) => filter(this, state.typeUrl, name);
+      const regenerated = await this.generate(state, push, only);
+      if (!regenerated) return false;
+      resources = regenerated.filter((r) => state.clientVersions.get(r.name) !== r.version);
+      if (resources.length === 0) return true;
+      const present = new Set(regenerated.map((r) => r.name));
+      for (const name of [...state.clientVersions.keys()]) {
+        if (!state.subscription.matches(name) || (only(name) && !present.has(name))) {
+          state.clientVersions.delete(name);
+        }
+      }
+      for (const r of resources) state.clientVersions.set(r.name, r.version);
+      // The version of everything the client now holds, as a full response would have it.
+      version = setVersion([...state.clientVersions].map(([name, v]) => ({ name, version: v })));
+    } else {
+      resources = await this.generate(state, push);
+      if (!resources) return false;
+      version = setVersion(resources);
+      // A push that changes nothing this client sees sends nothing; a request is always answered.
+      if (cause === 'push' && state.sent?.version === version) return true;
+    }
     const nonce = newNonce();
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
@@ -80,8 +107,10 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       controlPlane: this.host.controlPlane,
     };
     state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
-    state.clientVersions.clear();
-    for (const r of resources) state.clientVersions.set(r.name, r.version);
+    if (!partial) {
+      state.clientVersions.clear();
+      for (const r of resources) state.clientVersions.set(r.name, r.version);
+    }
     await this.send(response, state.typeUrl);
     this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
     this.log.debug(

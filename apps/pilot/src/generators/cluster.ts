@@ -150,8 +150,9 @@ export function buildGrpcClusters(request: GenerateRequest, warn?: ClusterWarnin
         .servicesFor(proxy.namespace)
         .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)));
   const out: ResourceEntry[] = [];
-  const key = `${push.version}|${proxy.namespace}`;
   for (const name of wanted.sort()) {
+    const host = parseClusterName(name)?.host;
+    const key = `${host === undefined ? push.version : push.hostVersion(host)}|${proxy.namespace}`;
     // A name that stands for no cluster is cached too, as an empty Any, and left out.
     const resource = encoded(request, TypeUrl.Cluster, name, key, () => {
       const c = buildOne(push, proxy, name, warn);

@@ -81,7 +81,7 @@ export function buildGrpcEndpoints(request: GenerateRequest): ResourceEntry[] {
     if (!service || !service.ports.some((p) => p.port === parsed.port)) continue;
     const labels = subsetLabelsOf(push, proxy, parsed.host, parsed.subset);
     if (labels === null) continue;
-    const key = `${push.version}|${proxy.namespace}|${push.endpointVersion(parsed.host)}`;
+    const key = `${push.hostVersion(parsed.host)}|${proxy.namespace}|${push.endpointVersion(parsed.host)}`;
     const resource = encoded(request, TypeUrl.ClusterLoadAssignment, name, key, () =>
       packAny(
         endpoint.ClusterLoadAssignment,

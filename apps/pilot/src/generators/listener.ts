@@ -43,6 +43,22 @@ function httpFilter(name: string): httpConnectionManager.HttpFilter {
 }
 
 /**
+ * The hostnames an outbound listener name ("<host>:<port>", or "<host>") may stand for, most specific first: the
+ * host as written, and a short name completed with the proxy's namespace domain ("reviews" →
+ * "reviews.<ns>.svc.<suffix>", "reviews.bookinfo" → "reviews.bookinfo.svc.<suffix>", "reviews.bookinfo.svc" →
+ * "reviews.bookinfo.svc.<suffix>").
+ */
+export function listenerHostCandidates(name: string, proxy: Proxy, domainSuffix: string): string[] {
+  const parsed = splitHostPort(name);
+  if (!parsed) return [];
+  const candidates = [parsed.host];
+  if (!parsed.host.includes('.')) candidates.push(`${parsed.host}.${proxy.dnsDomain}`);
+  else if (parsed.host.split('.').length === 2) candidates.push(`${parsed.host}.svc.${domainSuffix}`);
+  else if (parsed.host.endsWith('.svc')) candidates.push(`${parsed.host}.${domainSuffix}`);
+  return candidates;
+}
+
+/**
  * Which service and ports an outbound listener name ("<host>:<port>", or "<host>") stands for: the hostname as
  * written, or a short name completed with the proxy's namespace domain ("reviews" → "reviews.<ns>.svc.<suffix>",
  * "reviews.bookinfo" → "reviews.bookinfo.svc.<suffix>").
@@ -54,11 +70,7 @@ export function resolveListenerName(
 ): { service: Service; ports: number[] } | undefined {
   const parsed = splitHostPort(name);
   if (!parsed) return undefined;
-  const candidates = [parsed.host];
-  if (!parsed.host.includes('.')) candidates.push(`${parsed.host}.${proxy.dnsDomain}`);
-  else if (parsed.host.split('.').length === 2) candidates.push(`${parsed.host}.svc.${push.domainSuffix}`);
-  else if (parsed.host.endsWith('.svc')) candidates.push(`${parsed.host}.${push.domainSuffix}`);
-  for (const host of candidates) {
+  for (const host of listenerHostCandidates(name, proxy, push.domainSuffix)) {
     const service = push.service(host);
     if (!service) continue;
     if (parsed.port !== undefined) {
@@ -80,7 +92,7 @@ function outboundListener(
 ): ResourceEntry {
   const { push, proxy } = request;
   const filters = outboundHttpFilters(push, proxy, service.hostname);
-  const key = `${push.version}|${proxy.namespace}`;
+  const key = `${push.hostVersion(service.hostname)}|${proxy.namespace}`;
   const resource = encoded(request, TypeUrl.Listener, name, key, () => {
     const hcm = httpConnectionManager.HttpConnectionManager.fromPartial({
       rds: { configSource: ADS_SOURCE, routeConfigName: hostPort(service.hostname, port) },

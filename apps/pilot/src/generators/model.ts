@@ -136,11 +136,19 @@ function visibleConfig(exportTo: string[] | undefined, configNamespace: string, 
  */
 export class PushContext {
   private readonly servicesByHost = new Map<string, Service>();
-  private readonly virtualServices: ConfigEntry<VirtualServiceSpec>[];
-  private readonly destinationRules: ConfigEntry<DestinationRuleSpec>[];
+  private readonly virtualServices: IndexedByHost<VirtualServiceSpec>;
+  private readonly destinationRules: IndexedByHost<DestinationRuleSpec>;
   private readonly authorizationPolicies: ConfigEntry<AuthorizationPolicySpec>[];
+  /** Every VirtualService, gateway-bound and delegate ones included, in namespace/name order. */
+  readonly allVirtualServices: ConfigEntry<VirtualServiceSpec>[];
+  /** Every Gateway, in namespace/name order (their specs as galley validated them). */
+  readonly gateways: ConfigEntry[];
+  /** The PeerAuthentications and RequestAuthentications of this generation (the Envoy generator's authn inputs). */
+  readonly peerAuthentications: readonly ConfigEntry[];
+  readonly requestAuthentications: readonly ConfigEntry[];
   private readonly vsCache = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
   private readonly drCache = new Map<string, ConfigEntry<DestinationRuleSpec> | null>();
+  private readonly visibleServices = new Map<string, Service[]>();
 
   constructor(
     /** Identifies this generation in cache keys. */
@@ -150,29 +158,52 @@ export class PushContext {
     readonly domainSuffix = 'cluster.local',
     /** Per hostname, a token that changes whenever its endpoints change (part of EDS cache keys). */
     private readonly endpointVersions: (hostname: string) => string = () => '0',
+    /**
+     * Per hostname, a token that changes whenever config or services its resources are built from change (see
+     * MeshModel.hostVersion); without it, the generation's version, which changes with anything.
+     */
+    private readonly hostVersions: (hostname: string) => string = () => version,
   ) {
     for (const s of registry.services()) this.servicesByHost.set(s.hostname, s);
-    this.virtualServices = store
-      .list<VirtualServiceSpec>('VirtualService')
-      // Only sidecar (mesh) VirtualServices: those bound to gateways alone are the gateways' business.
-      .filter((vs) => !vs.spec.gateways?.length || vs.spec.gateways.includes('mesh'));
-    this.destinationRules = store.list<DestinationRuleSpec>('DestinationRule');
+    this.allVirtualServices = store.list<VirtualServiceSpec>('VirtualService');
+    this.gateways = store.list('Gateway');
+    this.virtualServices = new IndexedByHost(
+      this.allVirtualServices
+        // Only sidecar (mesh) VirtualServices: those bound to gateways alone are the gateways' business.
+        .filter((vs) => !vs.spec.gateways?.length || vs.spec.gateways.includes('mesh')),
+      (vs) => (vs.spec.hosts ?? []).map((h) => resolveHost(h, vs.namespace, domainSuffix)),
+    );
+    this.destinationRules = new IndexedByHost(store.list<DestinationRuleSpec>('DestinationRule'), (dr) => [
+      resolveHost(dr.spec.host, dr.namespace, domainSuffix),
+    ]);
     this.authorizationPolicies = store.list<AuthorizationPolicySpec>('AuthorizationPolicy');
+    this.peerAuthentications = store.list('PeerAuthentication');
+    this.requestAuthentications = store.list('RequestAuthentication');
   }
 
   service(hostname: string): Service | undefined {
     return this.servicesByHost.get(hostname);
   }
 
-  /** The services a proxy in `namespace` may see (exportTo), in hostname order. */
+  /** The services a proxy in `namespace` may see (exportTo), in hostname order (one shared array: do not modify). */
   servicesFor(namespace: string): Service[] {
-    return [...this.servicesByHost.values()]
-      .filter((s) => isVisibleFrom(s, namespace))
-      .sort((a, b) => a.hostname.localeCompare(b.hostname));
+    let visible = this.visibleServices.get(namespace);
+    if (!visible) {
+      visible = [...this.servicesByHost.values()]
+        .filter((s) => isVisibleFrom(s, namespace))
+        .sort((a, b) => a.hostname.localeCompare(b.hostname));
+      this.visibleServices.set(namespace, visible);
+    }
+    return visible;
   }
 
   endpointVersion(hostname: string): string {
     return this.endpointVersions(hostname);
+  }
+
+  /** The version of what the resources of `hostname` are built from (part of their cache keys). */
+  hostVersion(hostname: string): string {
+    return this.hostVersions(hostname);
   }
 
   endpoints(hostname: string, port: number): Endpoint[] {
@@ -184,13 +215,9 @@ export class PushContext {
     const key = `${namespace}\0${hostname}`;
     let hit = this.vsCache.get(key);
     if (!hit) {
-      hit = this.virtualServices.filter(
-        (vs) =>
-          visibleConfig(vs.spec.exportTo, vs.namespace, namespace) &&
-          (vs.spec.hosts ?? []).some((h) =>
-            hostMatches(resolveHost(h, vs.namespace, this.domainSuffix), hostname),
-          ),
-      );
+      hit = this.virtualServices
+        .candidates(hostname)
+        .filter((vs) => visibleConfig(vs.spec.exportTo, vs.namespace, namespace));
       this.vsCache.set(key, hit);
     }
     return hit;
@@ -206,11 +233,9 @@ export class PushContext {
     const cached = this.drCache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const serviceNamespace = this.service(hostname)?.namespace;
-    const candidates = this.destinationRules.filter(
-      (dr) =>
-        visibleConfig(dr.spec.exportTo, dr.namespace, namespace) &&
-        hostMatches(resolveHost(dr.spec.host, dr.namespace, this.domainSuffix), hostname),
-    );
+    const candidates = this.destinationRules
+      .candidates(hostname)
+      .filter((dr) => visibleConfig(dr.spec.exportTo, dr.namespace, namespace));
     const rank = (dr: ConfigEntry<DestinationRuleSpec>) => {
       const nsRank =
         dr.namespace === namespace
@@ -241,5 +266,37 @@ export class PushContext {
       const selector = p.spec.selector?.matchLabels;
       return !selector || Object.keys(selector).length === 0 || selectorMatches(selector, labels);
     });
+  }
+}
+
+/**
+ * Config objects found by the hostnames they name: exact hosts through a map, wildcard hosts ("*", "*.suffix")
+ * by matching. Candidates keep the objects' original order, which callers rely on (namespace/name order).
+ */
+class IndexedByHost<Spec> {
+  private readonly exact = new Map<string, number[]>();
+  private readonly wildcard: { pattern: string; index: number }[] = [];
+
+  constructor(
+    private readonly entries: ConfigEntry<Spec>[],
+    hostsOf: (entry: ConfigEntry<Spec>) => string[],
+  ) {
+    entries.forEach((entry, index) => {
+      for (const host of new Set(hostsOf(entry))) {
+        if (host.includes('*')) {
+          this.wildcard.push({ pattern: host, index });
+          continue;
+        }
+        let list = this.exact.get(host);
+        if (!list) this.exact.set(host, (list = []));
+        list.push(index);
+      }
+    });
+  }
+
+  candidates(hostname: string): ConfigEntry<Spec>[] {
+    const indexes = new Set(this.exact.get(hostname) ?? []);
+    for (const { pattern, index } of this.wildcard) if (hostMatches(pattern, hostname)) indexes.add(index);
+    return [...indexes].sort((a, b) => a - b).map((i) => this.entries[i]);
   }
 }

@@ -282,7 +282,7 @@ export function buildGrpcRoutes(request: GenerateRequest): ResourceEntry[] {
     const service = push.service(parsed.host);
     const port = parsed.port;
     if (!service || !service.ports.some((p) => p.port === port)) continue;
-    const key = `${push.version}|${proxy.namespace}|${JSON.stringify(proxy.labels)}`;
+    const key = `${push.hostVersion(service.hostname)}|${proxy.namespace}|${JSON.stringify(proxy.labels)}`;
     const resource = encoded(request, TypeUrl.RouteConfiguration, name, key, () => {
       const routes = buildRoutes(push, proxy, service, port).filter(
         (r) => r.match!.queryParameters.length === 0,
