@@ -18,8 +18,41 @@ export interface CloudMonitoringTimeSeries {
       startTime?: { seconds: string; nanos?: number };
       endTime: { seconds: string; nanos?: number };
     };
-    value: { int64Value?: string; doubleValue?: number; boolValue?: boolean; stringValue?: string };
+    value: {
+      int64Value?: string;
+      doubleValue?: number;
+      boolValue?: boolean;
+      stringValue?: string;
+      distributionValue?: CloudMonitoringDistribution;
+    };
   }[];
+}
+
+/** google.api.Distribution as the double decodes it (int64 fields as strings). */
+export interface CloudMonitoringDistribution {
+  count?: string;
+  mean?: number;
+  sumOfSquaredDeviation?: number;
+  bucketOptions?: {
+    linearBuckets?: { numFiniteBuckets?: number; width?: number; offset?: number };
+    exponentialBuckets?: { numFiniteBuckets?: number; growthFactor?: number; scale?: number };
+    explicitBuckets?: { bounds?: number[] };
+  };
+  bucketCounts?: string[];
+}
+
+/** One CreateMetricDescriptor request as the double decoded it. */
+export interface CloudMonitoringDescriptorRequest {
+  name: string;
+  metricDescriptor: {
+    name?: string;
+    type: string;
+    metricKind: string;
+    valueType: string;
+    labels?: { key: string; valueType?: string; description?: string }[];
+    description?: string;
+    displayName?: string;
+  };
 }
 
 interface Failure {
@@ -40,7 +73,7 @@ function protoDirs(): string[] {
 
 /**
  * A TEST DOUBLE of Google Cloud Monitoring's gRPC google.monitoring.v3.MetricService — not Cloud Monitoring —
- * serving only CreateTimeSeries, on loopback without TLS or authentication. It decodes requests with the protos
+ * serving only CreateTimeSeries and CreateMetricDescriptor, on loopback without TLS or authentication. It decodes requests with the protos
  * @google-cloud/monitoring ships, records every request (failed ones too, in `attempts`), and answers with
  * injected failures when told to. It does not enforce Cloud Monitoring's rules (200 series per request, one point
  * per series, write rate); tests assert those on the recorded requests.
@@ -54,6 +87,9 @@ export class CloudMonitoringDouble {
     /** Every request received, including ones answered with an injected failure. */
     readonly attempts: CloudMonitoringRequest[],
     private readonly failures: Failure[],
+    /** CreateMetricDescriptor requests answered OK, in order (an addition: the double once served only writes). */
+    readonly descriptorRequests: CloudMonitoringDescriptorRequest[] = [],
+    private readonly descriptorFailures: Failure[] = [],
   ) {}
 
   static async start(host = '127.0.0.1'): Promise<CloudMonitoringDouble> {
@@ -73,7 +109,10 @@ export class CloudMonitoringDouble {
     const attempts: CloudMonitoringRequest[] = [];
     const failures: Failure[] = [];
     const notImplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-      callback({ code: grpc.status.UNIMPLEMENTED, details: 'the double serves only CreateTimeSeries' });
+      callback({
+        code: grpc.status.UNIMPLEMENTED,
+        details: 'the double serves only CreateTimeSeries and CreateMetricDescriptor',
+      });
     const service = pkg.google.monitoring.v3.MetricService.service;
     const handlers: grpc.UntypedServiceImplementation = {};
     for (const method of Object.keys(service)) handlers[method] = notImplemented;
@@ -91,18 +130,46 @@ export class CloudMonitoringDouble {
       requests.push(request);
       callback(null, {});
     };
+    const descriptorRequests: CloudMonitoringDescriptorRequest[] = [];
+    const descriptorFailures: Failure[] = [];
+    // Like Cloud Monitoring, answers with the descriptor; an existing type is updated, so requests are all kept.
+    handlers.CreateMetricDescriptor = (
+      call: grpc.ServerUnaryCall<CloudMonitoringDescriptorRequest, object>,
+      callback: grpc.sendUnaryData<object>,
+    ) => {
+      const failure = descriptorFailures.shift();
+      if (failure) {
+        callback({ code: failure.code, details: failure.details });
+        return;
+      }
+      descriptorRequests.push({ name: call.request.name, metricDescriptor: call.request.metricDescriptor });
+      callback(null, call.request.metricDescriptor);
+    };
     server.addService(service, handlers);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       ),
     );
-    return new CloudMonitoringDouble(server, port, requests, attempts, failures);
+    return new CloudMonitoringDouble(
+      server,
+      port,
+      requests,
+      attempts,
+      failures,
+      descriptorRequests,
+      descriptorFailures,
+    );
   }
 
   /** The next `count` requests are answered with `code` (e.g. grpc.status.UNAVAILABLE). */
   failNext(code: grpc.status, count = 1, details = 'injected by CloudMonitoringDouble'): void {
     for (let i = 0; i < count; i++) this.failures.push({ code, details });
+  }
+
+  /** The next `count` CreateMetricDescriptor requests are answered with `code` (failNext is for CreateTimeSeries). */
+  failNextDescriptor(code: grpc.status, count = 1, details = 'injected by CloudMonitoringDouble'): void {
+    for (let i = 0; i < count; i++) this.descriptorFailures.push({ code, details });
   }
 
   /** Every time series received in OK requests, in order. */

@@ -8,4 +8,9 @@ export { KubeTokenReviewDouble } from './kube-token-review-double';
 export { VaultDouble } from './vault-double';
 export type { VaultDoubleOptions, VaultDoubleRequest } from './vault-double';
 export { CloudMonitoringDouble } from './cloud-monitoring-double';
-export type { CloudMonitoringRequest, CloudMonitoringTimeSeries } from './cloud-monitoring-double';
+export type {
+  CloudMonitoringDescriptorRequest,
+  CloudMonitoringDistribution,
+  CloudMonitoringRequest,
+  CloudMonitoringTimeSeries,
+} from './cloud-monitoring-double';
