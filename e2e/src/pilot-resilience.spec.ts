@@ -227,6 +227,17 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
     await until('failures without retries', (t) => (t['error:UNAVAILABLE'] ?? 0) >= 3, 10);
   });
 
+  it('aborts calls with the fault a VirtualService injects, and stops when it is removed', async () => {
+    writeRouting([
+      '- route:',
+      `    ${toSubset('v1')}`,
+      '  fault: { abort: { grpcStatus: RESOURCE_EXHAUSTED, percentage: { value: 100 } } }',
+    ]);
+    await until('calls aborted by the fault filter', (t) => t['error:RESOURCE_EXHAUSTED'] === 10);
+    writeRouting(['- route:', `    ${toSubset('v1')}`]);
+    await until('calls through again', (t) => t['reviews-v1'] === 10);
+  });
+
   it('stops sending to a removed endpoint (WorkloadEntry deleted)', async () => {
     // Back to both versions round-robin through the service's own cluster (no subset)...
     writeFileSync(
@@ -241,6 +252,69 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
     writeFileSync(workloads, docs.filter((d) => !/name: reviews-v2\b/.test(d)).join('---'));
     await until('traffic on v1 only', (t) => t['reviews-v1'] === 20, 20);
     writeFileSync(workloads, original);
+  });
+
+  it('keeps each user on one backend under a consistent-hash DestinationRule (ring hash on a header)', async () => {
+    const ringHash = [
+      'apiVersion: networking.istio.io/v1',
+      'kind: DestinationRule',
+      'metadata: { name: reviews, namespace: bookinfo }',
+      'spec:',
+      `  host: ${REVIEWS}`,
+      '  trafficPolicy:',
+      '    loadBalancer: { consistentHash: { httpHeaderName: x-user } }',
+      '  subsets:',
+      '    - { name: v1, labels: { version: v1 } }',
+      '    - { name: v2, labels: { version: v2 } }',
+      '---',
+      'apiVersion: networking.istio.io/v1',
+      'kind: VirtualService',
+      'metadata: { name: reviews, namespace: bookinfo }',
+      'spec:',
+      `  hosts: [${REVIEWS}]`,
+      '  http:',
+      `    - route: [{ destination: { host: ${REVIEWS} } }]`,
+      '',
+    ].join('\n');
+    writeFileSync(join(config, 'routing.yaml'), ringHash);
+    const whoAs = (user: string) =>
+      new Promise<string>((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('x-user', user);
+        client.makeUnaryRequest(
+          WHO_SERVICE.who.path,
+          WHO_SERVICE.who.requestSerialize,
+          WHO_SERVICE.who.responseDeserialize,
+          Buffer.alloc(0),
+          metadata,
+          { deadline: Date.now() + 5_000 },
+          (e, r) => (e ? reject(e) : resolve(r!.toString())),
+        );
+      });
+    // An odd number of users, so that round-robin over two backends cannot pass for stickiness.
+    const users = Array.from({ length: 15 }, (_, i) => `user-${i}`);
+    // Once the ring is in place every user lands on exactly one backend, call after call.
+    let backendsOf = new Map<string, Set<string>>();
+    await waitFor(
+      'sticky routing for every user',
+      async () => {
+        backendsOf = new Map();
+        for (let round = 0; round < 4; round++) {
+          for (const user of users) {
+            const backend = await whoAs(user);
+            backendsOf.set(user, (backendsOf.get(user) ?? new Set()).add(backend));
+          }
+        }
+        // Spread over both versions (the old route sent everyone to v1; 15 users all hashing to one of two
+        // equal backends would be a 1-in-16,384 chance).
+        const used = new Set([...backendsOf.values()].flatMap((b) => [...b]));
+        return used.size === 2 && [...backendsOf.values()].every((b) => b.size === 1);
+      },
+      20_000,
+      100,
+    );
+    // Still sticky on a second pass.
+    for (const user of users) expect(await whoAs(user)).toBe([...backendsOf.get(user)!][0]);
   });
 
   it('keeps pilot serving the last config while galley is down, and follows galley once it is back', async () => {

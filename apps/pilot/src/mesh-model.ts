@@ -58,9 +58,8 @@ export type MeshChange =
   | { kind: 'endpoints'; hosts: ReadonlySet<string> };
 
 const ALL_OUTPUTS: ReadonlySet<HostOutput> = new Set(['listeners', 'routes', 'clusters', 'endpoints']);
-/** A VirtualService shapes routes; one with fault injection also the listener (its HTTP filter chain). */
+/** A VirtualService shapes routes only (faults included: outbound listeners always carry the fault filter). */
 const VIRTUAL_SERVICE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['routes']);
-const FAULT_VIRTUAL_SERVICE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['listeners', 'routes']);
 /** A DestinationRule shapes clusters, subset endpoints, and the hash policy of routes to its host. */
 const DESTINATION_RULE_OUTPUTS: ReadonlySet<HostOutput> = new Set(['routes', 'clusters', 'endpoints']);
 
@@ -260,13 +259,7 @@ export class MeshModel {
     if (kind === 'VirtualService') {
       const virtualServices = entries as ConfigEntry<unknown>[] as ConfigEntry<VirtualServiceSpec>[];
       for (const vs of virtualServices) add(vs.namespace, vs.spec.hosts);
-      // A listener carries the fault filter when a VirtualService of its host injects faults: only a change to
-      // or from such a VirtualService can alter listeners.
-      const faults = virtualServices.some((vs) =>
-        (vs.spec.http ?? []).some((r) => r.fault?.abort || r.fault?.delay),
-      );
-      const outputs = faults ? FAULT_VIRTUAL_SERVICE_OUTPUTS : VIRTUAL_SERVICE_OUTPUTS;
-      return { hosts: this.expand(patterns), outputs, inbound: false };
+      return { hosts: this.expand(patterns), outputs: VIRTUAL_SERVICE_OUTPUTS, inbound: false };
     }
     if (kind === 'DestinationRule') {
       for (const dr of entries as ConfigEntry<unknown>[] as ConfigEntry<DestinationRuleSpec>[]) {

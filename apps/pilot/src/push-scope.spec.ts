@@ -191,7 +191,7 @@ describe('scoped pushes', () => {
     expect(Object.fromEntries(h.runs)).toEqual({ 'reviews-client RDS': 1 });
   });
 
-  it('regenerates the listener too when a VirtualService starts injecting faults (its HTTP filters change)', async () => {
+  it('sends only the route when a VirtualService starts injecting faults (listeners always carry the fault filter)', async () => {
     const h = await harness();
     applyDocs(
       h.model,
@@ -206,7 +206,7 @@ describe('scoped pushes', () => {
       }),
     );
     const received = await h.settle();
-    expect(received.reviews).toEqual([`LDS ${REVIEWS}:9080`, `RDS ${REVIEWS}:9080`]);
+    expect(received.reviews).toEqual([`RDS ${REVIEWS}:9080`]);
     expect(received.ratings).toEqual([]);
   });
 

@@ -24,15 +24,12 @@ export const RBAC_DENY_FILTER = 'envoy.filters.http.rbac.DENY';
 const ADS_SOURCE = { ads: {}, resourceApiVersion: configSource.ApiVersion.V3 };
 
 /**
- * The HTTP filters of an outbound API listener: the fault filter when a VirtualService of the service injects
- * faults (its per-route config then lives in RDS), and the router, which grpc-js-xds requires last.
+ * The HTTP filters of an outbound API listener: the fault filter, then the router, which grpc-js-xds requires last.
+ * The fault filter is always there (each route carries its HTTPFault, empty when it injects nothing), so that adding
+ * or removing a fault is a route change only: grpc-js-xds ignores a listener update that changes only HTTP filters
+ * until the next route update reaches it.
  */
-export function outboundHttpFilters(push: PushContext, proxy: Proxy, hostname: string): string[] {
-  const usesFault = push
-    .virtualServicesFor(hostname, proxy.namespace)
-    .some((vs) => (vs.spec.http ?? []).some((r) => r.fault?.abort || r.fault?.delay));
-  return usesFault ? [FAULT_FILTER, ROUTER_FILTER] : [ROUTER_FILTER];
-}
+export const OUTBOUND_HTTP_FILTERS: readonly string[] = [FAULT_FILTER, ROUTER_FILTER];
 
 function httpFilter(name: string): httpConnectionManager.HttpFilter {
   const typedConfig =
@@ -91,7 +88,7 @@ function outboundListener(
   port: number,
 ): ResourceEntry {
   const { push, proxy } = request;
-  const filters = outboundHttpFilters(push, proxy, service.hostname);
+  const filters = OUTBOUND_HTTP_FILTERS;
   const key = `${push.hostVersion(service.hostname)}|${proxy.namespace}`;
   const resource = encoded(request, TypeUrl.Listener, name, key, () => {
     const hcm = httpConnectionManager.HttpConnectionManager.fromPartial({

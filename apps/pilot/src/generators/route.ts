@@ -13,7 +13,7 @@ import type {
   StringMatch,
   VirtualServiceSpec,
 } from './istio-types';
-import { FAULT_FILTER, outboundHttpFilters } from './listener';
+import { FAULT_FILTER } from './listener';
 import { selectorMatches } from '@flotilla/registry';
 import { clusterName, hostPort, parseDuration, resolveHost, splitHostPort } from './model';
 import type { Proxy, PushContext } from './model';
@@ -85,23 +85,33 @@ function percentage(p: { value?: number } | undefined, legacy?: number) {
   return { numerator: Math.round(value * 10_000), denominator: 2 /* MILLION */ };
 }
 
-/** Istio's fault injection as the HTTPFault per-route config of the fault filter. */
-export function faultConfig(f: HTTPFaultInjection): fault.HTTPFault | undefined {
+/** Istio's fault injection as the HTTPFault per-route config of the fault filter (empty: no fault). */
+export function faultConfig(f: HTTPFaultInjection | undefined): fault.HTTPFault {
   const out: Parameters<typeof fault.HTTPFault.fromPartial>[0] = {};
-  if (f.delay?.fixedDelay) {
+  if (f?.delay?.fixedDelay) {
     out.delay = {
       fixedDelay: parseDuration(f.delay.fixedDelay),
       percentage: percentage(f.delay.percentage, f.delay.percent),
     };
   }
-  if (f.abort) {
+  if (f?.abort) {
     const abort: NonNullable<typeof out.abort> = { percentage: percentage(f.abort.percentage) };
     if (f.abort.grpcStatus !== undefined)
       abort.grpcStatus = GRPC_CODES[f.abort.grpcStatus] ?? Number(f.abort.grpcStatus);
     else if (f.abort.httpStatus !== undefined) abort.httpStatus = f.abort.httpStatus;
     out.abort = abort;
   }
-  return out.delay || out.abort ? fault.HTTPFault.fromPartial(out) : undefined;
+  return fault.HTTPFault.fromPartial(out);
+}
+
+/**
+ * Every route names the fault filter's per-route config, an empty HTTPFault when the route injects nothing. Besides
+ * being what the route means, this works around grpc-js-xds's change detection: it compares a new resource with the
+ * cached one key by key from the cached side only, so a typed_per_filter_config going from {} to {fault: …} looks
+ * unchanged and the fault would never apply; with the key always present, its value changes instead.
+ */
+function faultOverride(f: HTTPFaultInjection | undefined): Record<string, ReturnType<typeof packAny>> {
+  return { [FAULT_FILTER]: packAny(fault.HTTPFault, faultConfig(f)) };
 }
 
 export function retryPolicy(retries: HTTPRetry | undefined): routeComponents.RetryPolicy | undefined {
@@ -214,6 +224,7 @@ export function buildRoutes(push: PushContext, proxy: Proxy, service: Service, p
             routeComponents.RouteAction_HashPolicy.fromPartial(h),
           ),
         },
+        typedPerFilterConfig: faultOverride(undefined),
       }),
     ];
   }
@@ -222,14 +233,14 @@ export function buildRoutes(push: PushContext, proxy: Proxy, service: Service, p
     for (const [i, http] of (vs.spec.http ?? []).entries()) {
       if (!http.route?.length) continue;
       const matches = http.match?.length ? http.match : [undefined];
-      const faultCfg = http.fault ? faultConfig(http.fault) : undefined;
+      const faultCfg = faultOverride(http.fault);
       for (const m of matches) {
         if (!matchApplies(ctx, m)) continue;
         const r = routeComponents.Route.fromPartial({
           name: m?.name ? `${http.name ?? ''}.${m.name}` : (http.name ?? `${vs.namespace}/${vs.name}.${i}`),
           match: routeMatch(m),
           route: routeAction(ctx, vs, http),
-          typedPerFilterConfig: faultCfg ? { [FAULT_FILTER]: packAny(fault.HTTPFault, faultCfg) } : {},
+          typedPerFilterConfig: faultCfg,
         });
         out.push(r);
         if (isCatchAll(r)) return out;
@@ -295,8 +306,7 @@ export function buildGrpcRoutes(request: GenerateRequest): ResourceEntry[] {
         }),
       );
     });
-    const filters = outboundHttpFilters(push, proxy, service.hostname).join(',');
-    out.push({ name, resource, version: `${contentVersion(resource)}/${filters}` });
+    out.push({ name, resource, version: contentVersion(resource) });
   }
   return out;
 }
