@@ -2,7 +2,7 @@
 // computed later, only for documents that have problems (see positions.ts).
 import { load } from 'js-yaml';
 import type { Resource, ResourceSource } from './model';
-import { splitApiVersion } from './model';
+import { internName, splitApiVersion } from './model';
 import type { Obj } from './schema/types';
 
 export interface ParseProblem {
@@ -193,7 +193,7 @@ function toResource(
     return undefined;
   }
   const { group, version } = splitApiVersion(apiVersion);
-  return { apiVersion, group, version, kind, name, namespace, object: doc, source };
+  return { apiVersion, group, version, kind: internName(kind), name, namespace, object: doc, source };
 }
 
 const LIST_KIND = /List$/;

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { Issues } from '../issues';
-import { arr, enumOf, i32, map, obj, str } from './build';
-import { compile } from './compile';
+import { any, arr, bool, enumOf, i32, int, intOrString, map, num, obj, str, u32 } from './build';
+import { compile, quickValid } from './compile';
 
 const check = compile(
   obj(
@@ -74,5 +75,73 @@ describe('compiled schemas', () => {
 
   it('collects every error instead of stopping at the first', () => {
     expect(run({ mode: 'C', weight: -1, labels: {}, ports: [{}] })).toHaveLength(5);
+  });
+});
+
+describe('quickValid', () => {
+  // The shortcut must never accept what the full check reports: compare them on arbitrary JSON-ish values.
+  const leaves = [
+    str(),
+    str({ minLength: 2, maxLength: 5, pattern: '^[a-z]+$', nullable: true }),
+    enumOf(['A', 'B']),
+    str({ rules: [{ test: (v: string) => !v.includes('x'), message: 'no x' }] }),
+    int(),
+    i32({ minimum: -3, maximum: 7 }),
+    u32(),
+    num({ minimum: 0.5, maximum: 2 }),
+    bool({ nullable: true }),
+    intOrString(),
+    any({ objectOnly: true }),
+    any(),
+  ];
+  const values = fc.oneof(
+    fc.string({ maxLength: 7 }),
+    fc.constantFrom(
+      'A',
+      'B',
+      'ab',
+      'abc',
+      'x',
+      '',
+      null,
+      undefined,
+      true,
+      false,
+      NaN,
+      2 ** 31,
+      -(2 ** 31) - 1,
+    ),
+    fc.integer({ min: -10, max: 10 }),
+    fc.double({ noNaN: false }),
+    fc.array(fc.integer(), { maxLength: 2 }),
+    fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }),
+  );
+
+  it('accepts a leaf value only when the full check reports nothing, and knows no composites', () => {
+    for (const schema of leaves) {
+      const quick = quickValid(schema)!;
+      const full = compile(schema);
+      fc.assert(
+        fc.property(values, (v) => {
+          const issues = new Issues();
+          full(v, issues);
+          if (quick(v)) expect(issues.errors).toEqual([]);
+        }),
+        { numRuns: 500 },
+      );
+    }
+    expect(quickValid(obj({}))).toBeUndefined();
+    expect(quickValid(arr(str()))).toBeUndefined();
+    expect(quickValid(map(str()))).toBeUndefined();
+    // And it is not vacuous: it accepts the plainly valid.
+    expect(quickValid(i32({ minimum: -3, maximum: 7 }))!(7)).toBe(true);
+    expect(quickValid(enumOf(['A', 'B']))!('B')).toBe(true);
+  });
+
+  it('still reports leaf problems inside objects, arrays and maps with their paths', () => {
+    const nested = compile(obj({ a: arr(i32({ maximum: 3 })), m: map(enumOf(['X'])) }));
+    const issues = new Issues();
+    nested({ a: [1, 9], m: { k: 'Y', ok: 'X' } }, issues);
+    expect(issues.errors.map((e) => e.path)).toEqual(['a[1]', 'm[k]']);
   });
 });

@@ -157,10 +157,12 @@ function compileObject(s: ObjectSchema): Check {
   const required = s.required ?? [];
   const oneOf = s.oneOf ?? [];
   const rules = s.rules ?? [];
+  const quick = names.map((n) => quickValid(s.properties[n]));
   const cases = names
-    .map(
-      (n, i) =>
-        `      case ${JSON.stringify(n)}: issues.push(key); c${i}(value[key], issues); issues.pop(); break;`,
+    .map((n, i) =>
+      quick[i]
+        ? `      case ${JSON.stringify(n)}: if (!q${i}(value[key])) { issues.push(key); c${i}(value[key], issues); issues.pop(); } break;`
+        : `      case ${JSON.stringify(n)}: issues.push(key); c${i}(value[key], issues); issues.pop(); break;`,
     )
     .join('\n');
   const source = `
@@ -186,6 +188,7 @@ ${cases}
     objectTail: (value: Obj, issues: Issues) => objectTail(value, issues, required, oneOf, rules),
   };
   checks.forEach((c, i) => (bindings[`c${i}`] = c));
+  quick.forEach((q, i) => (bindings[`q${i}`] = q));
   return instantiate(source, bindings);
 }
 
@@ -221,6 +224,9 @@ function objectTail(
   if (rules.length > 0) runObjRules(rules, value, issues);
 }
 
+/** For composite items: always run the full check. */
+const NEVER_QUICK = (): boolean => false;
+
 const MAP_SOURCE = `
 return function checkMap(value, issues) {
   if (!isObj(value)) {
@@ -230,6 +236,7 @@ return function checkMap(value, issues) {
   let n = 0;
   for (const key in value) {
     n++;
+    if (quick(value[key])) continue;
     issues.pushMapKey(key);
     inner(value[key], issues);
     issues.pop();
@@ -257,6 +264,7 @@ function compileMap(s: MapSchema): Check {
     typeError,
     nullable: s.nullable === true,
     inner: compile(s.values),
+    quick: quickValid(s.values) ?? NEVER_QUICK,
     tail,
   });
 }
@@ -268,6 +276,7 @@ return function checkArray(value, issues) {
     return;
   }
   for (let i = 0; i < value.length; i++) {
+    if (quick(value[i])) continue;
     issues.push(i);
     inner(value[i], issues);
     issues.pop();
@@ -307,6 +316,7 @@ function compileArray(s: ArraySchema): Check {
     typeError,
     nullable: s.nullable === true,
     inner: compile(s.items),
+    quick: quickValid(s.items) ?? NEVER_QUICK,
     hasTail:
       minItems !== undefined || maxItems !== undefined || listMapKeys !== undefined || rules.length > 0,
     tail,
@@ -324,6 +334,62 @@ const checkIntOrString: Check = (value, issues) => {
   if (typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value))) return;
   typeError(issues, 'integer or string', value);
 };
+
+/**
+ * For a leaf schema, a predicate that is true only for values its check accepts without a word: composite checks
+ * call it first and push the field's path segment and run the full check only when it fails, so valid leaves cost
+ * one call and no path bookkeeping. Undefined for objects, maps and arrays.
+ */
+export function quickValid(schema: Schema): ((value: unknown) => boolean) | undefined {
+  const nullable = schema.nullable === true;
+  switch (schema.type) {
+    case 'string': {
+      const enumSet = schema.enum ? new Set(schema.enum) : undefined;
+      const pattern = schema.pattern !== undefined ? new RegExp(schema.pattern) : undefined;
+      const rules = schema.rules ?? [];
+      const min = schema.minLength ?? 0;
+      const max = schema.maxLength ?? Number.POSITIVE_INFINITY;
+      return (v) => {
+        if (typeof v !== 'string') return v === null && nullable;
+        if (v.length < min || v.length > max) return false;
+        if (enumSet !== undefined && !enumSet.has(v)) return false;
+        if (pattern !== undefined && !pattern.test(v)) return false;
+        for (let i = 0; i < rules.length; i++) if (!rules[i].test(v)) return false;
+        return true;
+      };
+    }
+    case 'integer': {
+      const rules = schema.rules ?? [];
+      const lo = Math.max(
+        schema.minimum ?? -Infinity,
+        schema.format === 'int32' ? -2147483648 : Number.MIN_SAFE_INTEGER,
+      );
+      const hi = Math.min(
+        schema.maximum ?? Infinity,
+        schema.format === 'int32' ? 2147483647 : Number.MAX_SAFE_INTEGER,
+      );
+      return (v) => {
+        if (typeof v !== 'number' || !Number.isInteger(v)) return v === null && nullable;
+        if (v < lo || v > hi) return false;
+        for (let i = 0; i < rules.length; i++) if (!rules[i].test(v)) return false;
+        return true;
+      };
+    }
+    case 'number': {
+      const lo = schema.minimum ?? -Infinity;
+      const hi = schema.maximum ?? Infinity;
+      return (v) => (typeof v === 'number' ? v >= lo && v <= hi : v === null && nullable);
+    }
+    case 'boolean':
+      return (v) => typeof v === 'boolean' || (v === null && nullable);
+    case 'int-or-string':
+      return (v) => typeof v === 'string' || (typeof v === 'number' && Number.isInteger(v));
+    case 'any':
+      return schema.objectOnly ? (v) => isObj(v) || (v === null && nullable) : () => true;
+    default:
+      return undefined;
+  }
+}
 
 /** Compiles a schema into a checking function. Call once per schema and keep the result. */
 export function compile(schema: Schema): Check {

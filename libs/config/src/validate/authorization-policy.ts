@@ -252,10 +252,13 @@ export function validateAuthorizationPolicy(spec: Obj, ctx: ResourceContext, iss
         }
         if (SOURCE_FIELDS.every((sf) => n(sf) === 0))
           fail(`\`from.source\` must not be empty, found at rule ${i}`, ...at);
+        // Absent fields have nothing to check (most sources set one or two of the fourteen).
         for (const f2 of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) {
+          if (src[f2] === undefined) continue;
           for (const p of ipProblems(strList(src[f2]))) fail(p, ...at, f2);
         }
         for (const f2 of SOURCE_FIELDS) {
+          if (src[f2] === undefined) continue;
           const values = strList(src[f2]);
           let p: string | undefined;
           if (f2 === 'serviceAccounts' || f2 === 'notServiceAccounts')
@@ -302,7 +305,8 @@ export function validateAuthorizationPolicy(spec: Obj, ctx: ResourceContext, iss
         for (const p of portProblems(strList(op.ports))) fail(p, ...at, 'ports');
         for (const p of portProblems(strList(op.notPorts))) fail(p, ...at, 'notPorts');
         for (const f2 of OPERATION_FIELDS) {
-          if (strList(op[f2]).includes('')) fail(`empty value not allowed, found in ${upper(f2)}`, ...at, f2);
+          if (op[f2] !== undefined && strList(op[f2]).includes(''))
+            fail(`empty value not allowed, found in ${upper(f2)}`, ...at, f2);
         }
         const pp =
           pathTemplateProblem('Paths', strList(op.paths)) ??

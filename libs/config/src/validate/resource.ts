@@ -38,9 +38,21 @@ const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 const DRY_RUN = 'istio.io/dry-run';
 const GO_BOOL = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False']);
 
+const NO_STRINGS: Record<string, string> = Object.freeze({});
+
+/** The string entries of a labels/annotations map; the map itself when it holds only strings (the usual case). */
 function stringMap(v: unknown): Record<string, string> {
+  if (!isObj(v)) return NO_STRINGS;
+  let onlyStrings = true;
+  for (const k in v) {
+    if (typeof v[k] !== 'string') {
+      onlyStrings = false;
+      break;
+    }
+  }
+  if (onlyStrings) return v as Record<string, string>;
   const out: Record<string, string> = {};
-  if (isObj(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
   return out;
 }
 
@@ -71,7 +83,7 @@ export function validateResource(resource: Resource, registry: Registry): Valida
     return result(issues);
   }
   const o = resource.object;
-  for (const key of Object.keys(o)) if (!TOP_LEVEL.has(key)) issues.errorAt(key, `unknown field "${key}"`);
+  for (const key in o) if (!TOP_LEVEL.has(key)) issues.errorAt(key, `unknown field "${key}"`);
   issues.push('metadata');
   checkMetadata(o.metadata, issues);
   issues.pop();

@@ -593,6 +593,11 @@ export function unreachableRules(spec: Obj): RouteFinding[] {
         message: `virtualService rule ${rn} match ${mn} is not used (duplicate/overlapping match in rule ${dn})`,
       });
     };
+    // Duplicate and overlapping matches need at least two matches in the field; most VirtualServices have fewer,
+    // and building the comparison keys is the costly part of this check.
+    let matchCount = 0;
+    for (const rv of routes) matchCount += list(obj(rv)?.match).length;
+    const compare = matchCount > 1;
     routes.forEach((rv, rulen) => {
       const route = obj(rv);
       if (!route) return;
@@ -608,6 +613,7 @@ export function unreachableRules(spec: Obj): RouteFinding[] {
           unused(routeName(route, rulen, http), 'route without matches defined before');
           return;
         }
+        if (!compare) return;
         const key = matchKey(mv);
         const dupn = seen.get(key);
         if (dupn !== undefined) {

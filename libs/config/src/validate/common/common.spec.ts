@@ -51,6 +51,21 @@ describe('host names', () => {
       }),
       { numRuns: 5000 },
     );
+    // Wildcard domains: the single-pass path agrees with the label-by-label rule (first label may be `*`, `*x`…).
+    const wildcardReference = (domain: string): boolean => {
+      if (domain.length === 0) return false;
+      const dot = domain.indexOf('.');
+      const first = dot < 0 ? domain : domain.slice(0, dot);
+      if (!/^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)$/.test(first)) return false;
+      return dot < 0 || reference(domain.slice(dot + 1));
+    };
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 12 }), (chars) => {
+        const domain = chars.join('');
+        expect(checkWildcardDomain(domain) === undefined).toBe(wildcardReference(domain));
+      }),
+      { numRuns: 5000 },
+    );
     expect(checkDNS1123Labels('a'.repeat(63) + '.io')).toBeUndefined();
     expect(checkDNS1123Labels('a'.repeat(64) + '.io')).toContain('invalid');
   });

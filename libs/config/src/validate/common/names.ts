@@ -76,6 +76,11 @@ export function checkFQDN(fqdn: string): string | undefined {
 
 /** A domain name that may carry a wildcard in its first label (`*`, `*.example.com`, `*x.example.com`). */
 export function checkWildcardDomain(domain: string): string | undefined {
+  // The common cases in one pass: a plain domain, or `*.` before one. Anything else takes the path below.
+  if (domain.length <= 255) {
+    if (plainDNS1123Labels(domain)) return undefined;
+    if (domain.startsWith('*.') && plainDNS1123Labels(domain.slice(2))) return undefined;
+  }
   const pre = preconditions(domain);
   if (pre) return pre;
   const dot = domain.indexOf('.');
