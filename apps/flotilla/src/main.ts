@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { analyzeCommand } from './commands/analyze';
 import { benchCommand } from './commands/bench';
+import { bootstrapCommand } from './commands/bootstrap';
 import { caCommand } from './commands/ca';
 import { proxyConfigCommand, proxyStatusCommand } from './commands/pilot-debug';
 import { tokenCommand } from './commands/token';
@@ -84,6 +85,7 @@ export function program(): Command {
     .addCommand(proxyStatusCommand())
     .addCommand(proxyConfigCommand())
     .addCommand(benchCommand())
+    .addCommand(bootstrapCommand(VERSION))
     .addCommand(
       new Command('version').description('print the version').action(() => {
         process.stdout.write(`flotilla ${VERSION} (node ${process.version})\n`);

@@ -46,8 +46,14 @@ const ROOTS = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  // upstream HTTP options of clusters (max requests per connection, idle timeout, HTTP/2)
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // retries prefer hosts not tried yet (Istio's default retry policy)
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
@@ -58,6 +64,8 @@ const ROOTS = [
   'envoy/service/accesslog/v3/als.proto',
   // admin
   'envoy/admin/v3/config_dump.proto',
+  // the sidecar's bootstrap (flotilla bootstrap)
+  'envoy/config/bootstrap/v3/bootstrap.proto',
   // Flotilla's own (protos/)
   'grpc/health/v1/health.proto',
   'istio/mcp/v1alpha1/metadata.proto',

@@ -38,8 +38,12 @@ export * as sds from './gen/envoy/service/secret/v3/sds';
 export * as httpConnectionManager from './gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager';
 export * as tcpProxy from './gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy';
 export * as originalDst from './gen/envoy/extensions/filters/listener/original_dst/v3/original_dst';
+export * as tlsInspector from './gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector';
 export * as router from './gen/envoy/extensions/filters/http/router/v3/router';
 export * as fault from './gen/envoy/extensions/filters/http/fault/v3/fault';
+export * as corsFilter from './gen/envoy/extensions/filters/http/cors/v3/cors';
+export * as upstreamHttp from './gen/envoy/extensions/upstreams/http/v3/http_protocol_options';
+export * as previousHosts from './gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts';
 export * as rbacFilter from './gen/envoy/extensions/filters/http/rbac/v3/rbac';
 export * as rbac from './gen/envoy/config/rbac/v3/rbac';
 export * as jwtAuthn from './gen/envoy/extensions/filters/http/jwt_authn/v3/config';
@@ -54,6 +58,7 @@ export * as accessLogService from './gen/envoy/service/accesslog/v3/als';
 // Admin
 export * as configDump from './gen/envoy/admin/v3/config_dump';
 export * as configDumpShared from './gen/envoy/admin/v3/config_dump_shared';
+export * as bootstrap from './gen/envoy/config/bootstrap/v3/bootstrap';
 
 // Flotilla's own protos (protos/)
 export * as health from './gen/grpc/health/v1/health';

@@ -1,9 +1,22 @@
-import { fault, httpConnectionManager, listenerComponents, packAny, router, tcpProxy } from '@flotilla/proto';
+import {
+  corsFilter,
+  fault,
+  httpConnectionManager,
+  listenerComponents,
+  packAny,
+  router,
+  tcpProxy,
+} from '@flotilla/proto';
 import { selectorMatches } from '@flotilla/registry';
 import type { Protocol, Service } from '@flotilla/registry';
 import type { ResourceEntry } from '@flotilla/xds';
 import { FAULT_FILTER, ROUTER_FILTER } from '../listener';
 import type { Proxy, PushContext } from '../model';
+import { effectiveHttpRoutes } from './delegate';
+import type { EnvoyVirtualServiceSpec } from './istio-networking';
+import type { VirtualServiceSpec } from '../istio-types';
+import type { ConfigEntry } from '../../config-store';
+import type { ExtensionProvider } from './security-types';
 
 /** Istio's well-known cluster and listener names and ports of the iptables capture model. */
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
@@ -18,6 +31,7 @@ export const INBOUND_PASSTHROUGH_BIND_ADDRESS = '127.0.0.6';
 
 export const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 export const TCP_PROXY_FILTER = 'envoy.filters.network.tcp_proxy';
+export const CORS_FILTER = 'envoy.filters.http.cors';
 
 export const DEFAULT_CONNECT_TIMEOUT = { seconds: 10, nanos: 0 };
 
@@ -26,6 +40,8 @@ export type OutboundTrafficPolicyMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 /** The parts of Istio's MeshConfig the Envoy generator reads. */
 export interface MeshConfig {
   outboundTrafficPolicy: { mode: OutboundTrafficPolicyMode };
+  /** What CUSTOM AuthorizationPolicies name as their provider (mixer's ext_authz service in Flotilla). */
+  extensionProviders?: ExtensionProvider[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = { outboundTrafficPolicy: { mode: 'ALLOW_ANY' } };
@@ -73,7 +89,9 @@ export function httpFilter(name: string): httpConnectionManager.HttpFilter {
   const typedConfig =
     name === FAULT_FILTER
       ? packAny(fault.HTTPFault, fault.HTTPFault.fromPartial({}))
-      : packAny(router.Router, router.Router.fromPartial({}));
+      : name === CORS_FILTER
+        ? packAny(corsFilter.Cors, corsFilter.Cors.fromPartial({}))
+        : packAny(router.Router, router.Router.fromPartial({}));
   return httpConnectionManager.HttpFilter.fromPartial({ name, typedConfig });
 }
 
@@ -84,14 +102,30 @@ export function hcmFilter(hcm: httpConnectionManager.HttpConnectionManager): lis
   });
 }
 
-/** The router filter, after the fault filter when a VirtualService of any of `hosts` injects faults. */
-export function outboundHttpFilterNames(push: PushContext, proxy: Proxy, hosts: readonly string[]): string[] {
-  const usesFault = hosts.some((host) =>
-    push
-      .virtualServicesFor(host, proxy.namespace)
-      .some((vs) => (vs.spec.http ?? []).some((r) => r.fault?.abort || r.fault?.delay)),
+/**
+ * The HTTP filters of a listener serving these VirtualServices: CORS when a route has a corsPolicy, fault when one
+ * injects faults (delegated routes included), and the router last — Istio's order.
+ */
+export function httpFilterNamesFor(
+  push: PushContext,
+  virtualServices: readonly ConfigEntry<VirtualServiceSpec>[],
+): string[] {
+  const routes = virtualServices.flatMap((vs) =>
+    effectiveHttpRoutes(push, vs as ConfigEntry<EnvoyVirtualServiceSpec>).map((r) => r.http),
   );
-  return usesFault ? [FAULT_FILTER, ROUTER_FILTER] : [ROUTER_FILTER];
+  const names: string[] = [];
+  if (routes.some((r) => r.corsPolicy)) names.push(CORS_FILTER);
+  if (routes.some((r) => r.fault?.abort || r.fault?.delay)) names.push(FAULT_FILTER);
+  names.push(ROUTER_FILTER);
+  return names;
+}
+
+/** The HTTP filters of an outbound listener routing `hosts` (see httpFilterNamesFor). */
+export function outboundHttpFilterNames(push: PushContext, proxy: Proxy, hosts: readonly string[]): string[] {
+  return httpFilterNamesFor(
+    push,
+    hosts.flatMap((host) => push.virtualServicesFor(host, proxy.namespace)),
+  );
 }
 
 /** A visible service port as the outbound side sees it. */

@@ -102,6 +102,7 @@ describe('Envoy sidecar generator on bookinfo', () => {
         'BlackHoleCluster',
         'PassthroughCluster',
         'InboundPassthroughClusterIpv4',
+        'sds-grpc',
       ]);
     });
 
@@ -115,6 +116,25 @@ describe('Envoy sidecar generator on bookinfo', () => {
           serviceName: `outbound|9080|v1|${REVIEWS}`,
         },
         connectTimeout: { seconds: 10 },
+        // Istio's defaults: no circuit breaking unless the DestinationRule's connection pool asks for it.
+        circuitBreakers: {
+          thresholds: [
+            {
+              maxConnections: 4294967295,
+              maxPendingRequests: 4294967295,
+              maxRequests: 4294967295,
+              maxRetries: 4294967295,
+              trackRemaining: true,
+            },
+          ],
+        },
+        // Bookinfo's ports are gRPC: Envoy must speak HTTP/2 upstream.
+        typedExtensionProtocolOptions: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+            explicitHttpConfig: { http2ProtocolOptions: {} },
+          },
+        },
       });
       expect(clusters.get(`outbound|9080||${RATINGS}`)!.lbPolicy).toBe(
         cluster.Cluster_LbPolicy.LEAST_REQUEST,
@@ -217,29 +237,37 @@ describe('Envoy sidecar generator on bookinfo', () => {
       const vi = listeners.get('virtualInbound')!;
       expect(vi.address?.socketAddress).toMatchObject({ address: '0.0.0.0', portValue: 15006 });
       expect(vi.trafficDirection).toBe(core.TrafficDirection.INBOUND);
-      // Without original_dst the chains could not match the port the connection was redirected from.
+      // Without original_dst the chains could not match the port the connection was redirected from; without
+      // tls_inspector they could not tell mTLS from plaintext (no PeerAuthentication: Istio's PERMISSIVE).
       expect(vi.listenerFilters.map((f) => [f.name, f.typedConfig?.typeUrl])).toEqual([
         [
           'envoy.filters.listener.original_dst',
           'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
         ],
+        [
+          'envoy.filters.listener.tls_inspector',
+          'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+        ],
       ]);
       expect(vi.filterChains.map((c) => [c.name, c.filterChainMatch?.destinationPort])).toEqual([
+        ['inbound|19082||-mtls', 19082],
         ['inbound|19082||', 19082],
+        ['virtualInbound-catchall-tcp-mtls', undefined],
         ['virtualInbound-catchall-tcp', undefined],
       ]);
-      const hcm = filterConfig(vi.filterChains[0].filters[0], httpConnectionManager.HttpConnectionManager);
+      const hcm = filterConfig(vi.filterChains[1].filters[0], httpConnectionManager.HttpConnectionManager);
       expect(hcm.routeConfig?.virtualHosts[0].routes[0].route?.cluster).toBe('inbound|19082||');
       expect(hcm.httpFilters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
-      expect(filterConfig(vi.filterChains[1].filters[0], tcpProxy.TcpProxy).cluster).toBe(
+      expect(filterConfig(vi.filterChains[3].filters[0], tcpProxy.TcpProxy).cluster).toBe(
         'InboundPassthroughClusterIpv4',
       );
     });
 
-    it('gives a proxy whose labels match no local endpoint only the catch-all inbound chain', () => {
+    it('gives a proxy whose labels match no local endpoint only the catch-all inbound chains', () => {
       const req = { ...request(), proxy: sidecar(SIDECAR_ID, { app: 'unknown' }) };
       const [vi] = generator.buildListeners({ ...req, names: new Set(['virtualInbound']) });
       expect(unpackAny(vi.resource, listener.Listener).filterChains.map((c) => c.name)).toEqual([
+        'virtualInbound-catchall-tcp-mtls',
         'virtualInbound-catchall-tcp',
       ]);
     });
@@ -367,6 +395,8 @@ describe('Envoy sidecar generator on bookinfo', () => {
               'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
               'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+              'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+              'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
             ]),
           );
         }
@@ -376,7 +406,11 @@ describe('Envoy sidecar generator on bookinfo', () => {
     it('follows Istio naming: outbound|port|subset|host, inbound|port||, <address>_<port>, ports for routes', () => {
       const req = request();
       for (const e of generator.buildClusters(req)) {
-        if (['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughClusterIpv4'].includes(e.name))
+        if (
+          ['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughClusterIpv4', 'sds-grpc'].includes(
+            e.name,
+          )
+        )
           continue;
         if (e.name.startsWith('inbound|')) {
           expect(e.name).toMatch(/^inbound\|\d+\|\|$/);

@@ -35,6 +35,31 @@ interface GoldenCase {
 
 const CASES: GoldenCase[] = [
   {
+    name: 'route-features',
+    proxyId: 'sidecar~10.1.0.5~client-0.shop~shop.svc.cluster.local',
+    labels: { app: 'client', version: 'v1' },
+  },
+  {
+    name: 'delegate',
+    proxyId: 'sidecar~10.2.1.5~frontend-0.web~web.svc.cluster.local',
+    labels: { app: 'frontend' },
+  },
+  {
+    name: 'destination-rules',
+    proxyId: 'sidecar~10.3.0.5~client-0.apps~apps.svc.cluster.local',
+    labels: { app: 'client' },
+  },
+  {
+    name: 'gateway-ingress',
+    proxyId: 'router~10.4.9.9~istio-ingressgateway-5c7.istio-system~istio-system.svc.cluster.local',
+    labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+  },
+  {
+    name: 'gateway-egress',
+    proxyId: 'router~10.5.0.2~istio-egressgateway-7f4.istio-system~istio-system.svc.cluster.local',
+    labels: { istio: 'egressgateway' },
+  },
+  {
     name: 'http-routing',
     proxyId: 'sidecar~10.0.0.10~productpage-v1-5d9.shop~shop.svc.cluster.local',
     labels: { app: 'productpage', version: 'v1' },
@@ -49,6 +74,27 @@ const CASES: GoldenCase[] = [
     name: 'inbound-authz',
     proxyId: 'sidecar~10.0.2.5~orders-0.shop~shop.svc.cluster.local',
     labels: { app: 'orders', version: 'v1' },
+  },
+  {
+    name: 'inbound-mtls-modes',
+    proxyId: 'sidecar~10.0.3.7~ledger-0.bank~bank.svc.cluster.local',
+    labels: { app: 'ledger', version: 'v1' },
+  },
+  {
+    name: 'inbound-strict-mesh',
+    proxyId: 'sidecar~10.0.4.2~ratings-v1.bookinfo~bookinfo.svc.cluster.local',
+    labels: { app: 'ratings', version: 'v1' },
+  },
+  {
+    name: 'inbound-jwt-authz',
+    proxyId: 'sidecar~10.0.5.9~payments-0.shop~shop.svc.cluster.local',
+    labels: { app: 'payments' },
+    mesh: {
+      outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+      extensionProviders: [
+        { name: 'mixer', envoyExtAuthzGrpc: { service: 'mixer.istio-system.svc.cluster.local', port: 9091 } },
+      ],
+    },
   },
 ];
 

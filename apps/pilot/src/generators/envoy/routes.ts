@@ -1,13 +1,18 @@
 import { packAny, route, routeComponents } from '@flotilla/proto';
 import { TypeUrl, contentVersion } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
+import type { ConfigEntry } from '../../config-store';
 import type { Proxy, PushContext } from '../model';
 import { hostPort } from '../model';
-import { buildRoutes, virtualHostDomains } from '../route';
+import { virtualHostDomains } from '../route';
 import { encoded } from '../types';
 import type { GenerateRequest } from '../types';
 import { PASSTHROUGH_CLUSTER, outboundHttpFilterNames, outboundKey } from './common';
 import type { MeshConfig } from './common';
+import { effectiveHttpRoutes } from './delegate';
+import { defaultRoute, translateHttpRoutes } from './http-route';
+import type { RouteContext } from './http-route';
+import type { EnvoyVirtualServiceSpec } from './istio-networking';
 import { planOutboundListeners } from './outbound-listeners';
 import type { OutboundListenerPlan } from './outbound-listeners';
 
@@ -36,6 +41,22 @@ function catchAllVirtualHost(mesh: MeshConfig): routeComponents.VirtualHost {
   });
 }
 
+const MESH = new Set(['mesh']);
+
+/**
+ * The routes of one service port on a sidecar: those of the mesh VirtualServices for the host (delegates merged
+ * in), or the default route to the service when none has any for this port.
+ */
+export function sidecarRoutes(push: PushContext, proxy: Proxy, host: string, port: number) {
+  const ctx: RouteContext = { push, proxy, port, gateways: MESH, defaultDestinationPort: port };
+  const virtualServices = push.virtualServicesFor(host, proxy.namespace);
+  if (virtualServices.length === 0) return [defaultRoute(ctx, host, port)];
+  return translateHttpRoutes(
+    ctx,
+    virtualServices.flatMap((vs) => effectiveHttpRoutes(push, vs as ConfigEntry<EnvoyVirtualServiceSpec>)),
+  );
+}
+
 /**
  * The route configuration "<port>": one virtual host "<host>:<port>" per HTTP service on the port, with its
  * routes from its VirtualServices (the translation proxyless gRPC uses), and the catch-all virtual host last.
@@ -57,7 +78,7 @@ export function routeConfiguration(
       routeComponents.VirtualHost.fromPartial({
         name: hostPort(service.hostname, port),
         domains,
-        routes: buildRoutes(push, proxy, service, port),
+        routes: sidecarRoutes(push, proxy, service.hostname, port),
       }),
     );
   }
