@@ -22,8 +22,7 @@ import {
 import type { MeshConfig } from './common';
 import type { EnvoyConnectionPool, EnvoyTrafficPolicyCore } from './istio-networking';
 import { applyLoadBalancer, clusterTrafficPolicy } from './load-balancing';
-import { SDS_CLUSTER } from './authn';
-import { http1ProtocolOptions, http2ProtocolOptions, sdsGrpcCluster, upstreamTransportSocket } from './tls';
+import { http1ProtocolOptions, http2ProtocolOptions, upstreamTransportSocket } from './tls';
 
 const LB = cluster.Cluster_LbPolicy;
 const ADS_SOURCE = { ads: {}, resourceApiVersion: configSource.ApiVersion.V3 };
@@ -199,8 +198,10 @@ export function staticClusters(): cluster.Cluster[] {
 
 /**
  * CDS for Envoy: "outbound|<port>|<subset>|<host>" EDS clusters for every visible service port and
- * DestinationRule subset, and sds-grpc (the mesh agent's SDS); for a sidecar also "inbound|<port>||" clusters for
+ * DestinationRule subset; for a sidecar also "inbound|<port>||" clusters for
  * the ports its workload serves, PassthroughCluster and InboundPassthroughClusterIpv4; BlackHoleCluster for both.
+ * sds-grpc (the mesh agent's SDS) is not sent: as in Istio, it is a static cluster of the bootstrap
+ * (`flotilla bootstrap`), which CDS cannot replace.
  */
 export function buildEnvoyClusters(request: GenerateRequest, mesh: MeshConfig): ResourceEntry[] {
   const { push, proxy } = request;
@@ -224,9 +225,7 @@ export function buildEnvoyClusters(request: GenerateRequest, mesh: MeshConfig): 
       out.push({ name, resource });
     }
   }
-  const special = [...staticClusters(), sdsGrpcCluster()].filter(
-    (c) => !gateway || c.name === BLACKHOLE_CLUSTER || c.name === SDS_CLUSTER,
-  );
+  const special = staticClusters().filter((c) => !gateway || c.name === BLACKHOLE_CLUSTER);
   for (const c of special) {
     out.push({
       name: c.name,

@@ -102,7 +102,6 @@ describe('Envoy sidecar generator on bookinfo', () => {
         'BlackHoleCluster',
         'PassthroughCluster',
         'InboundPassthroughClusterIpv4',
-        'sds-grpc',
       ]);
     });
 

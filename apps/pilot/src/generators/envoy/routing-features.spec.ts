@@ -10,6 +10,7 @@ import type { ResourceEntry } from '@flotilla/xds';
 import { MeshModel } from '../../mesh-model';
 import { applyDocs } from '../../testing/bookinfo';
 import { proxyOf } from '../model';
+import { sdsGrpcCluster } from './tls';
 import type { GenerateRequest } from '../types';
 import { mergeDelegateRoute } from './delegate';
 import { EnvoyGenerator } from './envoy-generator';
@@ -218,9 +219,11 @@ describe('clusters from DestinationRules (testdata/destination-rules.yaml)', () 
       ),
     ).toEqual(['spiffe://cluster.local/ns/apps/sa/orders']);
     expect(context.sni).toBe(`outbound_.8080_.v1_.${ORDERS}`);
-    expect(
-      clusterOf('sds-grpc').loadAssignment?.endpoints[0].lbEndpoints[0].endpoint?.address?.pipe?.path,
-    ).toBe('./var/run/secrets/workload-spiffe-uds/socket');
+    // sds-grpc itself is the bootstrap's static cluster (flotilla bootstrap), never sent over CDS.
+    expect(output.clusters.map((c) => c.name)).not.toContain('sds-grpc');
+    expect(sdsGrpcCluster().loadAssignment?.endpoints[0].lbEndpoints[0].endpoint?.address?.pipe?.path).toBe(
+      './var/run/secrets/workload-spiffe-uds/socket',
+    );
   });
 
   it('fails over by locality through EDS priorities, and distributes by locality weights', () => {

@@ -187,9 +187,9 @@ export function http1ProtocolOptions(common: CommonHttpOptions): Record<string, 
 }
 
 /**
- * "sds-grpc": the mesh agent's SDS server over its Unix socket (HTTP/2, as gRPC needs), sent over CDS so that
- * the SDS configs above resolve. Istio also puts it in the bootstrap; Envoy skips a CDS cluster whose name a
- * static bootstrap cluster holds, so both can coexist.
+ * "sds-grpc": the mesh agent's SDS server over its Unix socket (HTTP/2, as gRPC needs), which the SDS configs
+ * above name. It belongs in the bootstrap (as in Istio); pilot does not send it over CDS, which cannot replace a
+ * static cluster. Kept here as the reference shape of that cluster for tests and tools.
  */
 export function sdsGrpcCluster(): cluster.Cluster {
   return cluster.Cluster.fromPartial({
