@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { ca } from '@flotilla/proto';
+import { ads, ca, discovery } from '@flotilla/proto';
 import { openssl, opensslCsr, tempDir, waitFor, writeTemp } from '@flotilla/testing';
 import { FLOTILLA_BIN, LocalMesh } from './support';
 import type { Endpoints } from './support';
@@ -83,6 +83,85 @@ describe('citadel in the local mesh (flotilla up)', () => {
       (err) => err,
     );
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it("serves Envoy's mTLS xDS port with pilot's citadel certificate, to clients presenting a mesh certificate only", async () => {
+    const chain = await createCertificate(
+      e,
+      opensslCsr(dir, 'sidecar', { uris: [ALICE] }),
+      flotillaToken(mesh.stateDir, 'default', 'alice'),
+    );
+    const root = readFileSync(e.citadel.rootCert);
+    /** One SotW LDS request on the secure port: resolves with the response's type, or rejects with the error. */
+    const ldsOver = (credentials: grpc.ChannelCredentials) =>
+      new Promise<string>((resolve, reject) => {
+        const client = new ads.AggregatedDiscoveryServiceClient(e.pilot.secureXds, credentials, {
+          'grpc.ssl_target_name_override': 'localhost',
+        });
+        const stream = client.streamAggregatedResources({ deadline: Date.now() + 10_000 });
+        stream.on('data', (r: discovery.DiscoveryResponse) => {
+          resolve(r.typeUrl);
+          stream.cancel();
+          client.close();
+        });
+        stream.on('error', (err) => {
+          reject(err);
+          client.close();
+        });
+        stream.write(
+          discovery.DiscoveryRequest.fromPartial({
+            node: { id: 'sidecar~127.0.0.1~alice.default~default.svc.cluster.local' },
+            typeUrl: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+          }),
+        );
+      });
+    // pilot fetches its certificate once citadel is up: wait for the port, with the mesh certificate.
+    // As Envoy does, the client checks pilot's SPIFFE identity (its certificate has no DNS names).
+    const pilotIdentity = (_host: string, cert: { subjectaltname?: string }) =>
+      cert.subjectaltname?.includes('URI:spiffe://cluster.local/ns/istio-system/sa/pilot')
+        ? undefined
+        : new Error(`not pilot: ${cert.subjectaltname}`);
+    const withCert = grpc.credentials.createSsl(
+      root,
+      readFileSync(join(dir, 'sidecar.key')),
+      Buffer.from(chain.join('')),
+      { checkServerIdentity: pilotIdentity },
+    );
+    const typeUrl = await waitFor(
+      'the secure xDS port',
+      () => ldsOver(withCert).catch(() => undefined),
+      30_000,
+      250,
+    );
+    expect(typeUrl).toBe('type.googleapis.com/envoy.config.listener.v3.Listener');
+    // pilot's own certificate carries its SPIFFE identity from citadel.
+    const served = await new Promise<string | undefined>((resolve, reject) => {
+      const [host, port] = e.pilot.secureXds.split(':');
+      const socket = connect(
+        {
+          host,
+          port: Number(port),
+          ca: root,
+          servername: 'localhost',
+          checkServerIdentity: () => undefined,
+          key: readFileSync(join(dir, 'sidecar.key')),
+          cert: chain.join(''),
+          ALPNProtocols: ['h2'],
+        },
+        () => {
+          resolve(socket.getPeerCertificate().subjectaltname);
+          socket.end();
+        },
+      );
+      socket.on('error', reject);
+    });
+    expect(served).toContain('URI:spiffe://cluster.local/ns/istio-system/sa/pilot');
+    // Without a client certificate the handshake fails.
+    await expect(
+      ldsOver(grpc.credentials.createSsl(root, null, null, { checkServerIdentity: pilotIdentity })),
+    ).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
   });
 
   it('gives two workloads leaves that complete an mTLS handshake, each seeing the other’s SPIFFE ID', async () => {

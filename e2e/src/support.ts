@@ -15,6 +15,7 @@ export const PORT_OPTIONS = [
   '--galley-grpc-port',
   '--galley-monitoring-port',
   '--pilot-xds-port',
+  '--pilot-secure-xds-port',
   '--pilot-grpc-port',
   '--pilot-monitoring-port',
   '--mixer-grpc-port',
@@ -26,7 +27,7 @@ export const PORT_OPTIONS = [
 
 export interface Endpoints {
   galley: { grpc: string; metrics: string };
-  pilot: { grpc: string; xds: string; metrics: string; debug: string };
+  pilot: { grpc: string; xds: string; secureXds: string; metrics: string; debug: string };
   mixer: { grpc: string; metrics: string; prometheus: string };
   citadel: { grpc: string; metrics: string; rootCert: string };
 }

@@ -1,4 +1,5 @@
-import { pilotCommand } from './options';
+import { checkSecureXdsOptions, pilotCommand } from './options';
+import type { PilotOptions } from './options';
 
 function parse(args: string[]) {
   return pilotCommand()
@@ -9,6 +10,20 @@ function parse(args: string[]) {
 }
 
 describe('pilot options', () => {
+  it('serves the mTLS xDS port (15012) only with citadel, its root and a way to a token', () => {
+    const opts = (args: string[]) => parse(args) as PilotOptions;
+    expect(opts([]).secureXdsPort).toBe(15012);
+    expect(checkSecureXdsOptions(opts([]))).toBeUndefined();
+    expect(checkSecureXdsOptions(opts(['--citadel-address', '127.0.0.1:8060']))).toBe(
+      '--citadel-address needs --citadel-root-cert and --citadel-token-file (or --citadel-token-key-dir)',
+    );
+    const full = ['--citadel-address', '127.0.0.1:8060', '--citadel-root-cert', 'root.pem'];
+    expect(
+      checkSecureXdsOptions(opts([...full, '--citadel-token-key-dir', 'state/citadel'])),
+    ).toBeUndefined();
+    expect(checkSecureXdsOptions(opts([...full, '--citadel-token-file', 'token']))).toBeUndefined();
+  });
+
   it("defaults to Istio's ports: plaintext xDS 15010, monitoring 15014, and gRPC 15011", () => {
     expect(parse([])).toMatchObject({ xdsPort: 15010, grpcPort: 15011, monitoringPort: 15014 });
   });

@@ -18,6 +18,18 @@ export interface PilotOptions extends CommonOptions {
   domainSuffix: string;
   /** The SPIFFE trust domain of workload identities. */
   trustDomain: string;
+  /** The mTLS xDS port (Istio's 15012) for Envoy sidecars; served only when `citadelAddress` is set. */
+  secureXdsPort: number;
+  /** citadel's gRPC address: pilot's serving certificate for the secure xDS port comes from there. */
+  citadelAddress?: string;
+  /** PEM file of the root(s) that verify citadel and that xDS client certificates must chain to. */
+  citadelRootCert?: string;
+  /** File holding the bearer token citadel accepts for pilot's identity (re-read at every renewal). */
+  citadelTokenFile?: string;
+  /** The local mesh instead: citadel's local token key folder; pilot signs a fresh token for each renewal. */
+  citadelTokenKeyDir?: string;
+  /** TLS name to check citadel's certificate against. */
+  citadelServerName: string;
 }
 
 function parseNonNegativeInt(value: string): number {
@@ -65,5 +77,52 @@ export function pilotCommand(): Command {
       ),
     )
     .addOption(option('--domain-suffix <suffix>', 'DNS suffix of service hostnames', 'cluster.local'))
-    .addOption(option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local'));
+    .addOption(option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local'))
+    .addOption(
+      option(
+        '--secure-xds-port <port>',
+        'mTLS xDS (ADS) port for Envoy, with a certificate from citadel (needs --citadel-address)',
+        15012,
+        parsePort,
+      ),
+    )
+    .addOption(
+      option(
+        '--citadel-address <host:port>',
+        "citadel's address; pilot serves the secure xDS port only when it is set",
+        undefined,
+        parseAddress,
+      ),
+    )
+    .addOption(
+      option(
+        '--citadel-root-cert <file>',
+        "PEM root(s) verifying citadel and xDS clients' certificates",
+        undefined,
+      ),
+    )
+    .addOption(
+      option('--citadel-token-file <file>', "bearer token for pilot's identity at citadel", undefined),
+    )
+    .addOption(
+      option(
+        '--citadel-token-key-dir <dir>',
+        "local mesh: citadel's local token key folder, to sign pilot's own tokens",
+        undefined,
+      ),
+    )
+    .addOption(
+      option('--citadel-server-name <name>', "name to verify citadel's certificate against", 'localhost'),
+    );
+}
+
+/** The secure xDS port needs citadel's address, a root to trust and a way to a token: all, or none. */
+export function checkSecureXdsOptions(options: PilotOptions): string | undefined {
+  if (options.citadelAddress === undefined) return undefined;
+  const noToken = options.citadelTokenFile === undefined && options.citadelTokenKeyDir === undefined;
+  const missing = [
+    options.citadelRootCert === undefined ? '--citadel-root-cert' : undefined,
+    noToken ? '--citadel-token-file (or --citadel-token-key-dir)' : undefined,
+  ].filter((m) => m !== undefined);
+  return missing.length > 0 ? `--citadel-address needs ${missing.join(' and ')}` : undefined;
 }

@@ -1,13 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { McpSink } from '@flotilla/mcp';
-import { createApp, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
+import { GrpcServer, createApp, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
+import type { Logger } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
 import { AdsServer, syncDebugHandler } from '@flotilla/xds';
 import { Gauge } from 'prom-client';
 import { adszHandler, configDumpHandler, configzHandler } from './debug';
 import { MeshModel, PILOT_COLLECTIONS } from './mesh-model';
-import { pilotCommand } from './options';
+import { checkSecureXdsOptions, pilotCommand } from './options';
 import type { PilotOptions } from './options';
+import { secureXdsCredentials } from './secure-xds';
+import { readTokenKey, signLocalToken } from '@flotilla/pki';
+import type { SecureXdsCredentials } from './secure-xds';
 import { APP_VERSION } from './version';
 import { PilotXds } from './xds';
 
@@ -16,6 +21,9 @@ const INITIAL_SYNC_WAIT_MS = 10_000;
 
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
   const options = parseOptions<PilotOptions>(pilotCommand(), argv);
+  const problem = checkSecureXdsOptions(options);
+  if (problem) throw new Error(problem);
+  let secure: SecureXds | undefined;
   const app = createApp({
     component: 'pilot',
     version: APP_VERSION,
@@ -24,6 +32,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     // xDS streams never end by themselves: end them (clients reconnect) before the gRPC servers drain.
     beforeDrain: () => ads.close(),
     onStop: async () => {
+      await secure?.stop(options.shutdownTimeout * 1000);
       sink.stop();
       await tracing.shutdown();
     },
@@ -63,6 +72,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
   });
   app.extraGrpc.get('xds')!.addService(ads.definition, ads.implementation);
   xds.wire(ads);
+  if (options.citadelAddress) secure = new SecureXds(options, ads, logger);
 
   new Gauge({
     name: 'pilot_services',
@@ -113,4 +123,79 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     }));
   logger.info({ galley: options.galleyAddress, xdsPort: options.xdsPort }, 'starting pilot');
   await runUntilSignalled(app.component, options.shutdownTimeout * 1000);
+}
+
+/**
+ * The mTLS xDS port for Envoy sidecars (Istio's 15012): the same ADS service as the plaintext port, behind a
+ * certificate pilot gets from citadel, requiring client certificates from the mesh. Started in the background
+ * once citadel has answered (the mesh agent retries with backoff), so pilot serves its other ports meanwhile.
+ */
+/** The service account pilot's certificate names (its SPIFFE ID is secure-xds.ts's PILOT_SPIFFE_ID). */
+const PILOT_ACCOUNT = { namespace: 'istio-system', serviceAccount: 'pilot' };
+
+class SecureXds {
+  private credentials: SecureXdsCredentials | undefined;
+  private server: GrpcServer | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly options: PilotOptions,
+    private readonly ads: AdsServer,
+    private readonly logger: Logger,
+  ) {
+    void this.start();
+  }
+
+  /**
+   * Under `flotilla up` citadel starts beside pilot, so its root certificate and token key may not exist yet:
+   * keep trying, with a growing pause, until the port serves or pilot stops.
+   */
+  private async start(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.serve();
+        return;
+      } catch (err) {
+        const delayMs = Math.min(30_000, 500 * 2 ** attempt);
+        this.logger.warn(
+          { err: (err as Error).message, retryInMs: delayMs },
+          'secure xDS port not serving yet',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      }
+    }
+  }
+
+  private async serve(): Promise<void> {
+    const { options } = this;
+    const credentials = await secureXdsCredentials({
+      citadelAddress: options.citadelAddress!,
+      rootCertPem: readFileSync(options.citadelRootCert!, 'utf8'),
+      token: () =>
+        options.citadelTokenFile !== undefined
+          ? readFileSync(options.citadelTokenFile, 'utf8').trim()
+          : signLocalToken(readTokenKey(options.citadelTokenKeyDir!), PILOT_ACCOUNT),
+      citadelServerName: options.citadelServerName,
+    });
+    if (this.stopped) return credentials.stop();
+    this.credentials = credentials;
+    const server = new GrpcServer({
+      name: 'secure-xds',
+      host: options.host,
+      port: options.secureXdsPort,
+      portOption: '--secure-xds-port',
+      credentials: credentials.credentials,
+      logger: this.logger,
+    });
+    server.addService(this.ads.definition, this.ads.implementation);
+    await server.start();
+    server.markServing();
+    this.server = server;
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    this.credentials?.stop();
+    await this.server?.stop(timeoutMs);
+  }
 }

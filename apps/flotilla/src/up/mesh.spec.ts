@@ -22,6 +22,7 @@ describe('local mesh layout', () => {
       pilot: {
         grpc: '127.0.0.1:15011',
         xds: '127.0.0.1:15010',
+        secureXds: '127.0.0.1:15012',
         metrics: 'http://127.0.0.1:15014/metrics',
         debug: 'http://127.0.0.1:15014',
       },

@@ -5,6 +5,8 @@ export interface MeshPorts {
   galleyGrpc: number;
   galleyMonitoring: number;
   pilotXds: number;
+  /** pilot's mTLS xDS port for Envoy sidecars (Istio's 15012), certificate from citadel. */
+  pilotSecureXds: number;
   pilotGrpc: number;
   pilotMonitoring: number;
   mixerGrpc: number;
@@ -19,6 +21,7 @@ export const DEFAULT_PORTS: MeshPorts = {
   galleyGrpc: 9901,
   galleyMonitoring: 9902,
   pilotXds: 15010,
+  pilotSecureXds: 15012,
   pilotGrpc: 15011,
   pilotMonitoring: 15014,
   mixerGrpc: 9091,
@@ -92,6 +95,15 @@ export function meshComponents(settings: MeshSettings): MeshComponent[] {
         // Pilot follows galley over MCP on galley's gRPC port.
         '--galley-address',
         `${host}:${ports.galleyGrpc}`,
+        // Its mTLS xDS port gets a certificate from citadel, for a token pilot signs with the local token key.
+        '--secure-xds-port',
+        String(ports.pilotSecureXds),
+        '--citadel-address',
+        `${host}:${ports.citadelGrpc}`,
+        '--citadel-root-cert',
+        rootCertPath(settings),
+        '--citadel-token-key-dir',
+        citadelStateDir(settings),
       ],
       grpc: [{ port: 'pilotGrpc' }, { port: 'pilotXds' }],
       monitoringPort: 'pilotMonitoring',
@@ -137,6 +149,7 @@ export function endpointsOf(settings: MeshSettings) {
     pilot: {
       grpc: addr('pilotGrpc'),
       xds: addr('pilotXds'),
+      secureXds: addr('pilotSecureXds'),
       metrics: metrics('pilotMonitoring'),
       debug: `http://${addr('pilotMonitoring')}`,
     },
