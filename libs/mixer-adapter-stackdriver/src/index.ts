@@ -9,3 +9,5 @@ export type {
 } from './stackdriver';
 export { DistributionAccumulator, bucketCount, bucketIndex } from './distribution';
 export type { BucketOptions } from './distribution';
+// Also exported as `adapter`, the name mixer looks for when a handler names this package (third-party loading).
+export { stackdriverAdapter as adapter } from './stackdriver';
