@@ -146,6 +146,8 @@ export class PushContext {
   /** The PeerAuthentications and RequestAuthentications of this generation (the Envoy generator's authn inputs). */
   readonly peerAuthentications: readonly ConfigEntry[];
   readonly requestAuthentications: readonly ConfigEntry[];
+  /** The Sidecar resources of this generation, in namespace/name order (the Envoy generator's scoping). */
+  readonly sidecars: readonly ConfigEntry[];
   private readonly vsCache = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
   private readonly drCache = new Map<string, ConfigEntry<DestinationRuleSpec> | null>();
   private readonly visibleServices = new Map<string, Service[]>();
@@ -179,6 +181,7 @@ export class PushContext {
     this.authorizationPolicies = store.list<AuthorizationPolicySpec>('AuthorizationPolicy');
     this.peerAuthentications = store.list('PeerAuthentication');
     this.requestAuthentications = store.list('RequestAuthentication');
+    this.sidecars = store.list('Sidecar');
   }
 
   service(hostname: string): Service | undefined {

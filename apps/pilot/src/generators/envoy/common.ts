@@ -8,6 +8,7 @@ import {
   tcpProxy,
 } from '@flotilla/proto';
 import { selectorMatches } from '@flotilla/registry';
+import { scopedServices, sidecarKey } from './sidecar-scope';
 import type { Protocol, Service } from '@flotilla/registry';
 import type { ResourceEntry } from '@flotilla/xds';
 import { FAULT_FILTER, ROUTER_FILTER } from '../listener';
@@ -135,9 +136,12 @@ export interface OutboundPort {
   protocol: Protocol;
 }
 
-/** Every proxied port of every service visible from the proxy's namespace, in hostname then port order. */
+/**
+ * Every proxied port of every service the proxy knows (visible from its namespace, narrowed by its Sidecar's egress
+ * hosts), in hostname then port order.
+ */
 export function outboundPorts(push: PushContext, proxy: Proxy): OutboundPort[] {
-  return push.servicesFor(proxy.namespace).flatMap((service) =>
+  return scopedServices(push, proxy).flatMap((service) =>
     [...service.ports]
       .sort((a, b) => a.port - b.port)
       .filter((p) => isProxied(p.protocol))
@@ -184,7 +188,7 @@ export function inboundInstances(push: PushContext, proxy: Proxy): InboundInstan
 
 /** The cache key prefix of everything the Envoy generator builds from the push and the proxy's namespace. */
 export function outboundKey(push: PushContext, proxy: Proxy, mesh: MeshConfig): string {
-  return `envoy|${push.version}|${proxy.namespace}|${mesh.outboundTrafficPolicy.mode}`;
+  return `envoy|${push.version}|${proxy.namespace}|${mesh.outboundTrafficPolicy.mode}|${sidecarKey(push, proxy)}`;
 }
 
 /** The cache key of what also depends on the proxy's own workload (its IPs and labels). */

@@ -10,6 +10,7 @@ import { buildOutboundListeners } from './outbound-listeners';
 import { buildGatewayListeners } from './gateway-listeners';
 import { buildGatewayRoutes } from './gateway-routes';
 import { buildEnvoyRoutes } from './routes';
+import { meshConfigFor } from './sidecar-scope';
 
 /**
  * Istio's ConfigGeneratorImpl for Envoy (nodes without GENERATOR=grpc). Sidecars ("sidecar~IP~POD.NS~NS.svc…"),
@@ -26,19 +27,26 @@ export class EnvoyGenerator implements ConfigGenerator {
   buildListeners(request: GenerateRequest): ResourceEntry[] {
     if (isGateway(request))
       return selectNames(buildGatewayListeners(request, this.gatewayKey(request)), request.names);
+    const mesh = this.meshFor(request);
     return selectNames(
-      [...buildOutboundListeners(request, this.mesh), ...buildInboundListeners(request, this.mesh)],
+      [...buildOutboundListeners(request, mesh), ...buildInboundListeners(request, mesh)],
       request.names,
     );
   }
 
   buildRoutes(request: GenerateRequest): ResourceEntry[] {
     if (isGateway(request)) return buildGatewayRoutes(request, this.gatewayKey(request));
-    return buildEnvoyRoutes(request, this.mesh);
+    return buildEnvoyRoutes(request, this.meshFor(request));
   }
 
   buildClusters(request: GenerateRequest): ResourceEntry[] {
-    return [...buildEnvoyClusters(request, this.mesh), ...buildExtAuthzClusters(request, this.mesh)];
+    const mesh = this.meshFor(request);
+    return [...buildEnvoyClusters(request, mesh), ...buildExtAuthzClusters(request, mesh)];
+  }
+
+  /** The mesh config as this proxy's Sidecar resource amends it (outboundTrafficPolicy). */
+  private meshFor(request: GenerateRequest): MeshConfig {
+    return meshConfigFor(request.push, request.proxy, this.mesh);
   }
 
   buildEndpoints(request: GenerateRequest): ResourceEntry[] {
