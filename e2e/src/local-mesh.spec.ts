@@ -21,7 +21,7 @@ describe('flotilla up (the local mesh)', () => {
     const endpoints = await waitFor('endpoints.json', () => mesh.readEndpoints(), 15_000);
     expect(Object.keys(endpoints).sort()).toEqual(['citadel', 'galley', 'mixer', 'pilot']);
     expect(Object.keys(endpoints.galley).sort()).toEqual(['grpc', 'metrics']);
-    expect(Object.keys(endpoints.pilot).sort()).toEqual(['debug', 'grpc', 'metrics', 'xds']);
+    expect(Object.keys(endpoints.pilot).sort()).toEqual(['debug', 'grpc', 'metrics', 'secureXds', 'xds']);
     expect(Object.keys(endpoints.mixer).sort()).toEqual(['grpc', 'metrics', 'prometheus']);
     expect(Object.keys(endpoints.citadel).sort()).toEqual(['grpc', 'metrics', 'rootCert']);
     expect(endpoints.citadel.rootCert).toBe(`${mesh.stateDir}/citadel/root-cert.pem`);
