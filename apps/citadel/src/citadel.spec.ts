@@ -38,8 +38,7 @@ interface Running {
   rootPath: string;
 }
 
-async function startCitadel(args: string[] = []): Promise<Running> {
-  const stateDir = tempDir('flotilla-citadel-');
+async function startCitadel(args: string[] = [], stateDir = tempDir('flotilla-citadel-')): Promise<Running> {
   const options = citadelCommand()
     .exitOverride()
     .parse([
@@ -563,8 +562,8 @@ describe('citadel with its CA key in Vault (against the Vault test double)', () 
   });
   afterAll(() => vault.close());
 
-  async function issueAndVerify(args: string[]): Promise<string[]> {
-    const running = await startCitadel(['--vault-address', vault.url, ...args]);
+  async function issueAndVerify(args: string[], stateDir?: string): Promise<string[]> {
+    const running = await startCitadel(['--vault-address', vault.url, ...args], stateDir);
     try {
       const dir = tempDir();
       const chain = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
@@ -604,6 +603,22 @@ describe('citadel with its CA key in Vault (against the Vault test double)', () 
     ]);
     expect(chain).toHaveLength(4);
     expect(new X509Certificate(chain[1]).subject).toContain('CN=Flotilla Citadel Intermediate CA');
+  });
+
+  it('--vault-mode sign-intermediate keeps the intermediate in --state-dir and reuses it after a restart', async () => {
+    const stateDir = tempDir('flotilla-citadel-vault-state-');
+    const args = [
+      '--vault-mode',
+      'sign-intermediate',
+      '--vault-token-file',
+      writeTemp(tempDir(), 'vault-token', vault.createToken()),
+    ];
+    const signs = () => vault.requests.filter((r) => r.path.endsWith('/root/sign-intermediate')).length;
+    const before = signs();
+    const first = await issueAndVerify(args, stateDir);
+    const second = await issueAndVerify(args, stateDir);
+    expect(signs()).toBe(before + 1);
+    expect(second[1]).toBe(first[1]);
   });
 
   it('refuses to start with a Vault address and no way to authenticate', async () => {

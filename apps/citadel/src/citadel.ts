@@ -14,6 +14,8 @@ import {
   loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
   vaultSignedIntermediate,
+  loadVaultIntermediate,
+  saveVaultIntermediate,
 } from '@flotilla/pki';
 import type { CaKeyMaterial, CertificateAuthority, RootStore, RotationOutcome } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
@@ -42,6 +44,8 @@ const SERVING_CERT_LIFETIME_MS = 90 * 24 * 3600 * 1000;
 export const TRUST_BUNDLE_FILE = 'trust-bundle.pem';
 /** What citadel asks of Vault for its intermediate in sign-intermediate mode (Vault may cut it to the mount's max). */
 const VAULT_INTERMEDIATE_TTL_MS = 365 * 24 * 3600 * 1000;
+/** Where model B keeps the intermediate Vault signed, inside --state-dir. */
+const VAULT_INTERMEDIATE_DIR = 'vault-intermediate';
 const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 /** How often the CRL is checked for changes (a revocation, a re-signing) and published to istio-ca-crl. */
 const CRL_PUBLISH_INTERVAL_MS = 5000;
@@ -118,11 +122,16 @@ async function pluggedMaterial(
 ): Promise<CaKeyMaterial | undefined> {
   if (options.cacertsDir) return loadCacerts(options.cacertsDir);
   if (vault && options.vaultMode === 'sign-intermediate') {
+    // The intermediate Vault signed is kept (cacerts layout) and reused while a fifth of its life is left.
+    const keptDir = join(stateDir, VAULT_INTERMEDIATE_DIR);
+    const kept = loadVaultIntermediate(keptDir);
+    if (kept) return kept;
     const intermediate = await vaultSignedIntermediate(vault, {
       mount: options.vaultMount,
       trustDomain: options.trustDomain,
       ttlMs: VAULT_INTERMEDIATE_TTL_MS,
     });
+    saveVaultIntermediate(keptDir, intermediate);
     return intermediate.material;
   }
   if (options.pkcs11Module) {

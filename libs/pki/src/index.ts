@@ -73,10 +73,13 @@ export {
 } from './spiffe';
 export type { WorkloadIdentity } from './spiffe';
 export {
+  INTERMEDIATE_RENEW_FRACTION,
   VaultClient,
   VaultHttpError,
   VaultLeafIssuer,
+  loadVaultIntermediate,
   readVaultCaChain,
+  saveVaultIntermediate,
   vaultSignedIntermediate,
 } from './vault';
 export type {

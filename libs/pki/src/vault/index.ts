@@ -7,3 +7,8 @@ export type {
   VaultLeafIssuerOptions,
   VaultPkiOptions,
 } from './vault-pki';
+export {
+  INTERMEDIATE_RENEW_FRACTION,
+  loadVaultIntermediate,
+  saveVaultIntermediate,
+} from './intermediate-store';

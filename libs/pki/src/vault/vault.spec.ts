@@ -1,3 +1,6 @@
+import { X509Certificate } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePorts, opensslCsr, opensslResult, tempDir, VaultDouble, writeTemp } from '@flotilla/testing';
 import { CertificateAuthority } from '../authority';
 import { CaError } from '../ca-error';
@@ -5,6 +8,7 @@ import { parseCertificateDer, parseSubjectAltNames } from '../certificate';
 import { csrPemToDer } from '../csr';
 import { OID } from '../oids';
 import { VaultClient } from './client';
+import { loadVaultIntermediate, saveVaultIntermediate } from './intermediate-store';
 import { VaultLeafIssuer, vaultSignedIntermediate } from './vault-pki';
 
 const HOUR_MS = 3600 * 1000;
@@ -202,6 +206,40 @@ describe('Vault PKI key custody (against the Vault test double)', () => {
       const verified = verifyChain(dir, issued.chainPem, vault.rootPem);
       expect(verified.out).toContain('OK');
       expect(verified.status).toBe(0);
+    });
+
+    it('keeps the intermediate in the state folder and reuses it until a fifth of its life is left', async () => {
+      const client = new VaultClient({
+        address: vault.url,
+        auth: { kind: 'token', token: vault.createToken() },
+      });
+      const signRequests = () =>
+        vault.requests.filter((r) => r.path === '/v1/pki_int/root/sign-intermediate').length;
+      const kept = join(dir, 'vault-intermediate');
+      expect(loadVaultIntermediate(kept)).toBeUndefined();
+      const before = signRequests();
+      const fresh = await vaultSignedIntermediate(client, {
+        mount: 'pki_int',
+        trustDomain: TRUST_DOMAIN,
+        ttlMs: 30 * 24 * HOUR_MS,
+      });
+      saveVaultIntermediate(kept, fresh);
+      expect(statSync(join(kept, 'ca-key.pem')).mode & 0o777).toBe(0o600);
+      const loaded = loadVaultIntermediate(kept)!;
+      expect(loaded.signingCertificate.equals(fresh.material.signingCertificate)).toBe(true);
+      expect(loaded.roots.map((r) => r.equals(fresh.material.roots[0]))).toEqual([true]);
+      // The kept key signs: a leaf from the reloaded material verifies up to Vault's root.
+      const ca = new CertificateAuthority(loaded, {
+        trustDomain: TRUST_DOMAIN,
+        defaultTtlMs: HOUR_MS,
+        maxTtlMs: HOUR_MS,
+      });
+      const issued = await ca.issueWorkload(csrDer, SPIFFE_ID, 0);
+      expect(verifyChain(dir, issued.chainPem, vault.rootPem).status).toBe(0);
+      expect(signRequests()).toBe(before + 1);
+      // Near its end it is not reused.
+      const validTo = Date.parse(new X509Certificate(loaded.signingCertificate).validTo);
+      expect(loadVaultIntermediate(kept, validTo - HOUR_MS)).toBeUndefined();
     });
 
     it('reports a bad token and Vault down', async () => {
