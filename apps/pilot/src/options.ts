@@ -81,7 +81,7 @@ export function pilotCommand(): Command {
     .addOption(
       option(
         '--secure-xds-port <port>',
-        'mTLS xDS (ADS) port for Envoy, with a certificate from citadel (needs --citadel-address)',
+        "mTLS xDS port for Envoy, served once citadel's address is given",
         15012,
         parsePort,
       ),

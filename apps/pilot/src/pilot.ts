@@ -11,7 +11,7 @@ import { MeshModel, PILOT_COLLECTIONS } from './mesh-model';
 import { checkSecureXdsOptions, pilotCommand } from './options';
 import type { PilotOptions } from './options';
 import { secureXdsCredentials } from './secure-xds';
-import { readTokenKey, signLocalToken } from '@flotilla/pki';
+import { readTokenKey, signLocalToken, spiffeIdOf } from '@flotilla/pki';
 import type { SecureXdsCredentials } from './secure-xds';
 import { APP_VERSION } from './version';
 import { PilotXds } from './xds';
@@ -175,6 +175,8 @@ class SecureXds {
         options.citadelTokenFile !== undefined
           ? readFileSync(options.citadelTokenFile, 'utf8').trim()
           : signLocalToken(readTokenKey(options.citadelTokenKeyDir!), PILOT_ACCOUNT),
+      // The certificate names the identity the token proves: citadel refuses any other.
+      spiffeId: spiffeIdOf({ trustDomain: options.trustDomain, ...this.account() }),
       citadelServerName: options.citadelServerName,
     });
     if (this.stopped) return credentials.stop();
@@ -193,9 +195,34 @@ class SecureXds {
     this.server = server;
   }
 
+  /**
+   * The service account pilot's token speaks for: from a Kubernetes token's `sub`
+   * ("system:serviceaccount:<namespace>:<name>"), or the local mesh's fixed one.
+   */
+  private account(): { namespace: string; serviceAccount: string } {
+    if (this.options.citadelTokenFile === undefined) return PILOT_ACCOUNT;
+    return serviceAccountOfToken(readFileSync(this.options.citadelTokenFile, 'utf8').trim());
+  }
+
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.credentials?.stop();
     await this.server?.stop(timeoutMs);
   }
+}
+
+/** The namespace and name a service-account token's `sub` claim names (not verified here: citadel does that). */
+export function serviceAccountOfToken(token: string): { namespace: string; serviceAccount: string } {
+  let sub: unknown;
+  try {
+    sub = (
+      JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown }
+    ).sub;
+  } catch {
+    sub = undefined;
+  }
+  const match = typeof sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) : null;
+  if (!match)
+    throw new Error('--citadel-token-file: not a service-account token (sub system:serviceaccount:NS:NAME)');
+  return { namespace: match[1], serviceAccount: match[2] };
 }

@@ -87,8 +87,20 @@ export const FACTS: Record<AppName, AppFact> = {
     'pilot',
     port('grpc', '--grpc-port', 15011),
     monitoring(15014),
-    [port('grpc-xds', '--xds-port', 15010)],
-    ['--xds-port'],
+    [
+      port('grpc-xds', '--xds-port', 15010),
+      // Envoy's mTLS xDS port needs citadel's certificate and a service-account token: clusters only.
+      { ...port('grpc-xds-tls', '--secure-xds-port', 15012), kubernetesOnly: true },
+    ],
+    [
+      '--xds-port',
+      '--galley-address',
+      '--secure-xds-port',
+      '--citadel-address',
+      '--citadel-server-name',
+      '--citadel-root-cert',
+      '--citadel-token-file',
+    ],
     [],
   ),
   mixer: app(
