@@ -1,4 +1,5 @@
 // Fixtures several e2e specs share.
+import * as grpc from '@grpc/grpc-js';
 
 /** Mixer config (the done-when of issue 6): a denier handler, a checknothing instance and a rule on a header. */
 export const DENY_BANNED = `
@@ -51,3 +52,20 @@ export const WHO_SERVICE = {
     responseDeserialize: identity,
   },
 };
+
+/** One Who call with the given request headers: the answering backend's name, or the failure's status name. */
+export function callWho(client: grpc.Client, headers: Record<string, string> = {}): Promise<string> {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+  return new Promise((resolve) =>
+    client.makeUnaryRequest(
+      WHO_SERVICE.who.path,
+      WHO_SERVICE.who.requestSerialize,
+      WHO_SERVICE.who.responseDeserialize,
+      Buffer.alloc(0),
+      metadata,
+      { deadline: Date.now() + 5_000 },
+      (e, r) => resolve(e ? `error:${grpc.status[e.code]}` : r!.toString()),
+    ),
+  );
+}

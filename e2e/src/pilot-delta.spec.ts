@@ -1,15 +1,13 @@
 // Pilot's DeltaAggregatedResources end to end, with a raw delta client (no xDS library in between) against real
 // galley and pilot processes: subscribe, unsubscribe, removal, NACK, and a reconnect that names the versions it
 // already holds. Every expectation is on the wire messages themselves.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ads, discovery } from '@flotilla/proto';
-import { freePorts, waitFor } from '@flotilla/testing';
-import { WORKSPACE_ROOT } from './support';
+import { waitFor } from '@flotilla/testing';
+import { GalleyAndPilot, WORKSPACE_ROOT } from './support';
 
 const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
@@ -83,7 +81,7 @@ class RawDeltaClient {
 }
 
 describe('pilot delta xDS with a raw client', () => {
-  const apps: ChildProcess[] = [];
+  let controlPlane: GalleyAndPilot;
   let config: string;
   let pilotDebug: string;
   let address: string;
@@ -96,55 +94,16 @@ describe('pilot delta xDS with a raw client', () => {
   };
 
   beforeAll(async () => {
-    const [galleyGrpc, galleyMonitoring, pilotGrpc, pilotMonitoring, xds] = await freePorts(5);
     config = mkdtempSync(join(tmpdir(), 'flotilla-pilot-delta-'));
     cpSync(join(WORKSPACE_ROOT, 'examples', 'bookinfo'), config, { recursive: true });
-    const common = (port: number, monitoring: number) => [
-      '--host',
-      '127.0.0.1',
-      '--grpc-port',
-      String(port),
-      '--monitoring-port',
-      String(monitoring),
-      '--log-level',
-      'warn',
-    ];
-    const start = (app: string, args: string[], monitoring: number) => {
-      apps.push(
-        spawn(process.execPath, [join(WORKSPACE_ROOT, 'apps', app, 'dist', 'main.js'), ...args], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        }),
-      );
-      return waitFor(
-        `${app} ready`,
-        async () => (await fetch(`http://127.0.0.1:${monitoring}/ready`)).ok,
-        30_000,
-        100,
-      );
-    };
-    await start(
-      'galley',
-      [...common(galleyGrpc, galleyMonitoring), '--config-dir', config],
-      galleyMonitoring,
-    );
-    await start(
-      'pilot',
-      [
-        ...common(pilotGrpc, pilotMonitoring),
-        '--xds-port',
-        String(xds),
-        '--galley-address',
-        `127.0.0.1:${galleyGrpc}`,
-      ],
-      pilotMonitoring,
-    );
-    address = `127.0.0.1:${xds}`;
-    pilotDebug = `http://127.0.0.1:${pilotMonitoring}`;
+    controlPlane = await GalleyAndPilot.start(config);
+    address = controlPlane.xds;
+    pilotDebug = controlPlane.pilotDebug;
   }, 90_000);
 
   afterAll(() => {
     for (const c of clients) c.close();
-    for (const a of apps) a.kill('SIGKILL');
+    controlPlane?.stop();
   });
 
   const routingFile = () => join(config, 'routing.yaml');

@@ -2,7 +2,6 @@
 // control plane failing under a running client. Galley and pilot run as their own processes here (not under
 // `flotilla up`, which stops the whole mesh when one app dies) so that each can be killed and started again on
 // the same ports. grpc-js-xds keeps one xDS client per process, so this file is its only user in its jest worker.
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +9,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { freePorts, waitFor } from '@flotilla/testing';
-import { WHO_SERVICE } from './fixtures';
-import { WORKSPACE_ROOT } from './support';
+import { WHO_SERVICE, callWho } from './fixtures';
+import { WORKSPACE_ROOT, appPortArgs, spawnApp } from './support';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const NODE_ID = 'sidecar~127.0.0.1~productpage-resilience.bookinfo~bookinfo.svc.cluster.local';
@@ -39,30 +38,11 @@ async function whoServer(
   return { server, calls: () => calls };
 }
 
-function who(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      WHO_SERVICE.who.path,
-      WHO_SERVICE.who.requestSerialize,
-      WHO_SERVICE.who.responseDeserialize,
-      Buffer.alloc(0),
-      new grpc.Metadata(),
-      { deadline: Date.now() + 5_000 },
-      (e, r) => (e ? reject(e) : resolve(r!.toString())),
-    ),
-  );
-}
-
 /** n calls: how many each backend answered, and failures by status name. */
 async function tally(client: grpc.Client, n: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
-    let key: string;
-    try {
-      key = await who(client);
-    } catch (err) {
-      key = `error:${grpc.status[(err as grpc.ServiceError).code]}`;
-    }
+    const key = await callWho(client);
     out[key] = (out[key] ?? 0) + 1;
   }
   return out;
@@ -107,39 +87,19 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
   let flakyCalls: () => number;
   let client: grpc.Client;
 
-  const common = (grpcPort: number, monitoring: number) => [
-    '--host',
-    '127.0.0.1',
-    '--grpc-port',
-    String(grpcPort),
-    '--monitoring-port',
-    String(monitoring),
-    '--log-level',
-    'warn',
-  ];
-
   async function start(app: 'galley' | 'pilot'): Promise<void> {
     const args =
       app === 'galley'
-        ? [...common(ports.galleyGrpc, ports.galleyMonitoring), '--config-dir', config]
+        ? [...appPortArgs(ports.galleyGrpc, ports.galleyMonitoring), '--config-dir', config]
         : [
-            ...common(ports.pilotGrpc, ports.pilotMonitoring),
+            ...appPortArgs(ports.pilotGrpc, ports.pilotMonitoring),
             '--xds-port',
             String(ports.xds),
             '--galley-address',
             `127.0.0.1:${ports.galleyGrpc}`,
           ];
-    const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'apps', app, 'dist', 'main.js'), ...args], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    apps.set(app, child);
     const monitoring = app === 'galley' ? ports.galleyMonitoring : ports.pilotMonitoring;
-    await waitFor(
-      `${app} ready`,
-      async () => (await fetch(`http://127.0.0.1:${monitoring}/ready`)).ok,
-      30_000,
-      100,
-    );
+    apps.set(app, await spawnApp(app, args, monitoring));
   }
 
   async function kill(app: 'galley' | 'pilot'): Promise<void> {
@@ -277,20 +237,7 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
       '',
     ].join('\n');
     writeFileSync(join(config, 'routing.yaml'), ringHash);
-    const whoAs = (user: string) =>
-      new Promise<string>((resolve, reject) => {
-        const metadata = new grpc.Metadata();
-        metadata.set('x-user', user);
-        client.makeUnaryRequest(
-          WHO_SERVICE.who.path,
-          WHO_SERVICE.who.requestSerialize,
-          WHO_SERVICE.who.responseDeserialize,
-          Buffer.alloc(0),
-          metadata,
-          { deadline: Date.now() + 5_000 },
-          (e, r) => (e ? reject(e) : resolve(r!.toString())),
-        );
-      });
+    const whoAs = (user: string) => callWho(client, { 'x-user': user });
     // An odd number of users, so that round-robin over two backends cannot pass for stickiness.
     const users = Array.from({ length: 15 }, (_, i) => `user-${i}`);
     // Once the ring is in place every user lands on exactly one backend, call after call.

@@ -2,15 +2,13 @@
 // "xds.istio.io/grpc/lds/inbound/<ip>:<port>" and enforces the RBAC pilot builds from an AuthorizationPolicy, and
 // follows the policy when it changes. grpc-js-xds reads GRPC_XDS_EXPERIMENTAL_RBAC when it is loaded, so it is
 // loaded after the variable is set; it keeps one xDS client per process, so this file is its only user here.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { freePorts, waitFor } from '@flotilla/testing';
-import { WHO_SERVICE } from './fixtures';
-import { WORKSPACE_ROOT } from './support';
+import { WHO_SERVICE, callWho } from './fixtures';
+import { GalleyAndPilot, WORKSPACE_ROOT } from './support';
 
 const SERVER_NODE_ID = 'sidecar~127.0.0.1~reviews-v1.bookinfo~bookinfo.svc.cluster.local';
 
@@ -29,80 +27,28 @@ const DENY_BANNED = [
 ].join('\n');
 
 describe('an xDS-enabled gRPC server under pilot’s AuthorizationPolicy', () => {
-  const apps: ChildProcess[] = [];
+  let controlPlane: GalleyAndPilot;
   let config: string;
   let server: grpc.Server;
   let client: grpc.Client;
   let port: number;
 
-  const callAs = (user: string) =>
-    new Promise<string>((resolve) => {
-      const metadata = new grpc.Metadata();
-      metadata.set('x-user', user);
-      client.makeUnaryRequest(
-        WHO_SERVICE.who.path,
-        WHO_SERVICE.who.requestSerialize,
-        WHO_SERVICE.who.responseDeserialize,
-        Buffer.alloc(0),
-        metadata,
-        { deadline: Date.now() + 5_000 },
-        (e, r) => resolve(e ? `error:${grpc.status[e.code]}` : r!.toString()),
-      );
-    });
+  const callAs = (user: string) => callWho(client, { 'x-user': user });
 
   beforeAll(async () => {
-    const [galleyGrpc, galleyMonitoring, pilotGrpc, pilotMonitoring, xds, reviews] = await freePorts(6);
-    port = reviews;
+    [port] = await freePorts(1);
     config = mkdtempSync(join(tmpdir(), 'flotilla-xds-server-'));
     cpSync(join(WORKSPACE_ROOT, 'examples', 'bookinfo'), config, { recursive: true });
     const workloads = join(config, 'workloads.yaml');
     writeFileSync(workloads, readFileSync(workloads, 'utf8').replace('grpc: 19082', `grpc: ${port}`));
     writeFileSync(join(config, 'authz.yaml'), DENY_BANNED);
-    const common = (grpcPort: number, monitoring: number) => [
-      '--host',
-      '127.0.0.1',
-      '--grpc-port',
-      String(grpcPort),
-      '--monitoring-port',
-      String(monitoring),
-      '--log-level',
-      'warn',
-    ];
-    const start = (app: string, args: string[], monitoring: number) => {
-      apps.push(
-        spawn(process.execPath, [join(WORKSPACE_ROOT, 'apps', app, 'dist', 'main.js'), ...args], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        }),
-      );
-      return waitFor(
-        `${app} ready`,
-        async () => (await fetch(`http://127.0.0.1:${monitoring}/ready`)).ok,
-        30_000,
-        100,
-      );
-    };
-    await start(
-      'galley',
-      [...common(galleyGrpc, galleyMonitoring), '--config-dir', config],
-      galleyMonitoring,
-    );
-    await start(
-      'pilot',
-      [
-        ...common(pilotGrpc, pilotMonitoring),
-        '--xds-port',
-        String(xds),
-        '--galley-address',
-        `127.0.0.1:${galleyGrpc}`,
-      ],
-      pilotMonitoring,
-    );
+    controlPlane = await GalleyAndPilot.start(config);
 
     process.env.GRPC_XDS_EXPERIMENTAL_RBAC = 'true';
     process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
       xds_servers: [
         {
-          server_uri: `127.0.0.1:${xds}`,
+          server_uri: controlPlane.xds,
           channel_creds: [{ type: 'insecure' }],
           server_features: ['xds_v3'],
         },
@@ -132,7 +78,7 @@ describe('an xDS-enabled gRPC server under pilot’s AuthorizationPolicy', () =>
   afterAll(() => {
     client?.close();
     server?.forceShutdown();
-    for (const a of apps) a.kill('SIGKILL');
+    controlPlane?.stop();
     rmSync(config, { recursive: true, force: true });
     delete process.env.GRPC_XDS_BOOTSTRAP_CONFIG;
     delete process.env.GRPC_XDS_EXPERIMENTAL_RBAC;

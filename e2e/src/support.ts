@@ -149,3 +149,75 @@ export async function startMixer(
   });
   return { child, address, output };
 }
+
+/** The flags that place an app on 127.0.0.1 with its gRPC and monitoring ports. */
+export function appPortArgs(grpcPort: number, monitoringPort: number): string[] {
+  return [
+    '--host',
+    '127.0.0.1',
+    '--grpc-port',
+    String(grpcPort),
+    '--monitoring-port',
+    String(monitoringPort),
+    '--log-level',
+    'warn',
+  ];
+}
+
+/** Starts one app from its build as its own process; resolves once its /ready answers 200. */
+export async function spawnApp(app: string, args: string[], monitoringPort: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'apps', app, 'dist', 'main.js'), ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitFor(
+      `${app} ready`,
+      async () => (await fetch(`http://127.0.0.1:${monitoringPort}/ready`)).ok,
+      30_000,
+      100,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
+}
+
+/** galley serving a config folder and pilot following it, each its own process on free ports. */
+export class GalleyAndPilot {
+  private constructor(
+    private readonly processes: ChildProcess[],
+    /** pilot's plaintext xDS address. */
+    readonly xds: string,
+    /** pilot's monitoring and debug base URL. */
+    readonly pilotDebug: string,
+  ) {}
+
+  static async start(configDir: string): Promise<GalleyAndPilot> {
+    const [galleyGrpc, galleyMonitoring, pilotGrpc, pilotMonitoring, xds] = await freePorts(5);
+    const galley = await spawnApp(
+      'galley',
+      [...appPortArgs(galleyGrpc, galleyMonitoring), '--config-dir', configDir],
+      galleyMonitoring,
+    );
+    const pilot = await spawnApp(
+      'pilot',
+      [
+        ...appPortArgs(pilotGrpc, pilotMonitoring),
+        '--xds-port',
+        String(xds),
+        '--galley-address',
+        `127.0.0.1:${galleyGrpc}`,
+      ],
+      pilotMonitoring,
+    ).catch((err: unknown) => {
+      galley.kill('SIGKILL');
+      throw err;
+    });
+    return new GalleyAndPilot([galley, pilot], `127.0.0.1:${xds}`, `http://127.0.0.1:${pilotMonitoring}`);
+  }
+
+  stop(): void {
+    for (const p of this.processes) p.kill('SIGKILL');
+  }
+}
