@@ -5,8 +5,6 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { addRevocation, generatePkcs11EcKey, loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
-import { createApp } from '@flotilla/service-kit';
-import type { App } from '@flotilla/service-kit';
 import {
   KubeTokenReviewDouble,
   VaultDouble,
@@ -18,67 +16,12 @@ import {
   waitFor,
   writeTemp,
 } from '@flotilla/testing';
-import { certificateService } from './ca-service';
-import { buildCitadel } from './citadel';
-import type { Citadel } from './citadel';
+import { startCitadel } from './testing/start-citadel';
+import type { RunningCitadel } from './testing/start-citadel';
 import { toServiceError } from './grpc-errors';
-import { citadelCommand } from './options';
-import type { CitadelOptions } from './options';
-import { addRevocationRoutes } from './revocation-routes';
 
 const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
 const BOB = 'spiffe://cluster.local/ns/shop/sa/bob';
-
-interface Running {
-  app: App;
-  citadel: Citadel;
-  options: CitadelOptions;
-  address: string;
-  http: string;
-  rootPath: string;
-}
-
-async function startCitadel(args: string[] = [], stateDir = tempDir('flotilla-citadel-')): Promise<Running> {
-  const options = citadelCommand()
-    .exitOverride()
-    .parse([
-      'node',
-      'citadel',
-      '--state-dir',
-      stateDir,
-      '--host',
-      '127.0.0.1',
-      '--grpc-port',
-      '0',
-      '--monitoring-port',
-      '0',
-      '--log-level',
-      'silent',
-      ...args,
-    ])
-    .opts() as CitadelOptions;
-  const citadel = await buildCitadel(options);
-  const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
-  app.grpc.addService(
-    caProto.IstioCertificateServiceService,
-    certificateService({
-      ca: citadel.issuer,
-      authenticators: citadel.authenticators,
-      logger: app.logger,
-      metrics: app.metrics,
-    }),
-  );
-  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
-  await app.component.start();
-  return {
-    app,
-    citadel,
-    options,
-    address: `127.0.0.1:${app.grpc.boundPort}`,
-    http: `http://127.0.0.1:${app.monitoring.boundPort}`,
-    rootPath: join(stateDir, 'trust-bundle.pem'),
-  };
-}
 
 interface CallOptions {
   token?: string;
@@ -86,8 +29,8 @@ interface CallOptions {
   ttl?: number;
 }
 
-function createCertificate(running: Running, csr: string, opts: CallOptions = {}): Promise<string[]> {
-  const root = readFileSync(running.rootPath);
+function createCertificate(running: RunningCitadel, csr: string, opts: CallOptions = {}): Promise<string[]> {
+  const root = readFileSync(running.bundlePath);
   const credentials = opts.clientCert
     ? grpc.credentials.createSsl(root, Buffer.from(opts.clientCert.key), Buffer.from(opts.clientCert.cert))
     : grpc.credentials.createSsl(root);
@@ -120,12 +63,12 @@ async function expectStatus(promise: Promise<unknown>, code: grpc.status, detail
   expect(err!.details).toMatch(details);
 }
 
-function localToken(running: Running, namespace: string, serviceAccount: string): string {
+function localToken(running: RunningCitadel, namespace: string, serviceAccount: string): string {
   return signLocalToken(loadOrCreateTokenKey(running.options.stateDir), { namespace, serviceAccount });
 }
 
 describe('citadel CreateCertificate over TLS', () => {
-  let running: Running;
+  let running: RunningCitadel;
   let dir: string;
   beforeAll(async () => {
     running = await startCitadel();
@@ -142,7 +85,9 @@ describe('citadel CreateCertificate over TLS', () => {
       readFileSync(join(running.options.stateDir, 'root-cert.pem'), 'utf8').trim(),
     );
     const leaf = writeTemp(dir, 'alice.pem', chain[0]);
-    expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(`${leaf}: OK`);
+    expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
+      `${leaf}: OK`,
+    );
     expect(new X509Certificate(chain[0]).subjectAltName).toBe(`URI:${ALICE}`);
   });
 
@@ -252,7 +197,7 @@ describe('citadel CreateCertificate over TLS', () => {
 
 describe('citadel with Kubernetes TokenReview (against the TokenReview double)', () => {
   let kube: KubeTokenReviewDouble;
-  let running: Running;
+  let running: RunningCitadel;
   const dir = tempDir();
   beforeAll(async () => {
     kube = await KubeTokenReviewDouble.start();
@@ -314,7 +259,7 @@ describe('citadel with Kubernetes TokenReview (against the TokenReview double)',
 });
 
 describe('citadel revocation endpoints', () => {
-  let running: Running;
+  let running: RunningCitadel;
   const dir = tempDir();
   beforeAll(async () => {
     running = await startCitadel();
@@ -340,11 +285,11 @@ describe('citadel revocation endpoints', () => {
           '-url',
           `${running.http}/ca/ocsp`,
           '-issuer',
-          running.rootPath,
+          running.bundlePath,
           '-cert',
           leaf,
           '-CAfile',
-          running.rootPath,
+          running.bundlePath,
         ],
         (_err, stdout, stderr) => resolve({ stdout, stderr }),
       ),
@@ -377,7 +322,7 @@ describe('citadel revocation endpoints', () => {
         '-in',
         crl,
         '-CAfile',
-        running.rootPath,
+        running.bundlePath,
         '-noout',
         '-text',
       ]);
@@ -391,7 +336,7 @@ describe('citadel revocation endpoints', () => {
       'verify',
       '-crl_check',
       '-CAfile',
-      running.rootPath,
+      running.bundlePath,
       '-CRLfile',
       writeTemp(dir, 'list.crl.pem', pem),
       leaf.path,
@@ -402,18 +347,18 @@ describe('citadel revocation endpoints', () => {
   it('answers OCSP GET requests (RFC 6960 A.1) and garbage with malformedRequest, and serves the trust bundle', async () => {
     const leaf = await issue('get');
     const reqPath = join(dir, 'get-req.der');
-    openssl(['ocsp', '-issuer', running.rootPath, '-cert', leaf.path, '-reqout', reqPath, '-no_nonce']);
+    openssl(['ocsp', '-issuer', running.bundlePath, '-cert', leaf.path, '-reqout', reqPath, '-no_nonce']);
     const encoded = encodeURIComponent(readFileSync(reqPath).toString('base64'));
     const res = await fetch(`${running.http}/ca/ocsp/${encoded}`);
     expect(res.headers.get('content-type')).toBe('application/ocsp-response');
     const respPath = writeTemp(dir, 'get-resp.der', Buffer.from(await res.arrayBuffer()));
-    expect(openssl(['ocsp', '-respin', respPath, '-resp_text', '-CAfile', running.rootPath])).toMatch(
+    expect(openssl(['ocsp', '-respin', respPath, '-resp_text', '-CAfile', running.bundlePath])).toMatch(
       /Cert Status: good/,
     );
     const bad = await fetch(`${running.http}/ca/ocsp`, { method: 'POST', body: 'garbage' });
     expect(Buffer.from(await bad.arrayBuffer())).toEqual(Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x01]));
     expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(
-      readFileSync(running.rootPath, 'utf8'),
+      readFileSync(running.bundlePath, 'utf8'),
     );
   });
 });
@@ -545,7 +490,7 @@ describe('citadel with its CA key on a PKCS #11 token (SoftHSM2)', () => {
         token: localToken(running, 'default', 'alice'),
       });
       const leaf = writeTemp(dir, 'leaf.pem', chain[0]);
-      expect(openssl(['verify', '-x509_strict', '-CAfile', running.rootPath, leaf]).trim()).toBe(
+      expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
         `${leaf}: OK`,
       );
     } finally {

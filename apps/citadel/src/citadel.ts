@@ -20,7 +20,7 @@ import {
 import type { CaKeyMaterial, CertificateAuthority, RootStore, RotationOutcome } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { createApp, createLogger, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
-import type { Logger } from '@flotilla/service-kit';
+import type { App, Logger } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
 import {
   ClientCertificateAuthenticator,
@@ -283,6 +283,20 @@ export async function buildCitadel(
   };
 }
 
+/** What citadel serves: IstioCertificateService on the gRPC port, and the CRL, OCSP and trust bundle over HTTP. */
+export function serveCitadel(app: App, citadel: Citadel): void {
+  app.grpc.addService(
+    caProto.IstioCertificateServiceService,
+    certificateService({
+      ca: citadel.issuer,
+      authenticators: citadel.authenticators,
+      logger: app.logger,
+      metrics: app.metrics,
+    }),
+  );
+  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
+}
+
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
   const options = parseOptions<CitadelOptions>(citadelCommand(), argv);
   const stateDir = resolve(options.stateDir);
@@ -305,16 +319,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
       await tracing.shutdown();
     },
   });
-  app.grpc.addService(
-    caProto.IstioCertificateServiceService,
-    certificateService({
-      ca: citadel.issuer,
-      authenticators: citadel.authenticators,
-      logger: app.logger,
-      metrics: app.metrics,
-    }),
-  );
-  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
+  serveCitadel(app, citadel);
   app.logger.info(
     {
       stateDir,

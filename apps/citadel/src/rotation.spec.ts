@@ -13,8 +13,6 @@ import {
   signLocalToken,
 } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
-import { createApp } from '@flotilla/service-kit';
-import type { App } from '@flotilla/service-kit';
 import {
   KubeApiServerDouble,
   openssl,
@@ -24,12 +22,8 @@ import {
   waitFor,
   writeTemp,
 } from '@flotilla/testing';
-import { certificateService } from './ca-service';
-import { TRUST_BUNDLE_FILE, buildCitadel } from './citadel';
-import type { Citadel } from './citadel';
-import { citadelCommand } from './options';
-import type { CitadelOptions } from './options';
-import { addRevocationRoutes } from './revocation-routes';
+import { startCitadel } from './testing/start-citadel';
+import type { RunningCitadel } from './testing/start-citadel';
 import { CA_SECRET_NAME, CA_SECRET_TYPE, SecretRootStore } from './secret-root-store';
 import { CRL_CONFIG_MAP, ROOT_CERT_CONFIG_MAP } from './trust-distribution';
 
@@ -38,64 +32,14 @@ const ALICE = `spiffe://${TD}/ns/default/sa/alice`;
 const BOB = `spiffe://${TD}/ns/shop/sa/bob`;
 const YEAR = 365 * 24 * 3600 * 1000;
 
-interface Running {
-  app: App;
-  citadel: Citadel;
-  options: CitadelOptions;
-  address: string;
-  http: string;
-  bundlePath: string;
-}
-
-/** Citadel's parts on free ports, as main() wires them, but with `citadel.start()` left to the test. */
-async function startCitadel(stateDir: string, args: string[] = []): Promise<Running> {
-  const options = citadelCommand()
-    .exitOverride()
-    .parse([
-      'node',
-      'citadel',
-      '--state-dir',
-      stateDir,
-      '--grpc-port',
-      '0',
-      '--monitoring-port',
-      '0',
-      '--log-level',
-      'silent',
-      ...args,
-    ])
-    .opts() as CitadelOptions;
-  const citadel = await buildCitadel(options);
-  const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
-  app.grpc.addService(
-    caProto.IstioCertificateServiceService,
-    certificateService({
-      ca: citadel.issuer,
-      authenticators: citadel.authenticators,
-      logger: app.logger,
-      metrics: app.metrics,
-    }),
-  );
-  addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
-  await app.component.start();
-  return {
-    app,
-    citadel,
-    options,
-    address: `127.0.0.1:${app.grpc.boundPort}`,
-    http: `http://127.0.0.1:${app.monitoring.boundPort}`,
-    bundlePath: join(stateDir, TRUST_BUNDLE_FILE),
-  };
-}
-
-async function stopCitadel(running: Running): Promise<void> {
+async function stopCitadel(running: RunningCitadel): Promise<void> {
   await running.citadel.stop();
   await running.app.component.stop(1000);
 }
 
 /** CreateCertificate over TLS, trusting the trust bundle file as it is now (or the file `trusting`). */
 function createCertificate(
-  running: Running,
+  running: RunningCitadel,
   csr: string,
   auth: { token?: string; clientCert?: { cert: string; key: string }; trusting?: string },
 ): Promise<string[]> {
@@ -122,7 +66,7 @@ function createCertificate(
   });
 }
 
-function tokenFor(running: Running, namespace: string, serviceAccount: string): string {
+function tokenFor(running: RunningCitadel, namespace: string, serviceAccount: string): string {
   return signLocalToken(loadOrCreateTokenKey(running.options.stateDir), { namespace, serviceAccount });
 }
 
@@ -139,7 +83,7 @@ describe('citadel rotates its self-signed root', () => {
   it('with --rotate-ca-key: new chains end in the new root, pre-rotation leaves verify against the trust bundle, and renew over mTLS', async () => {
     const stateDir = await stateDirWithAgedRoot();
     const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
-    const running = await startCitadel(stateDir, ['--rotate-ca-key', 'true']);
+    const running = await startCitadel(['--rotate-ca-key', 'true'], stateDir);
     const dir = tempDir();
     try {
       const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
@@ -195,7 +139,7 @@ describe('citadel rotates its self-signed root', () => {
   it('keeps the key by default, and leaves a root with more than 20% of its life alone', async () => {
     const stateDir = await stateDirWithAgedRoot();
     const oldRoot = new X509Certificate(readFileSync(join(stateDir, 'root-cert.pem')));
-    const running = await startCitadel(stateDir);
+    const running = await startCitadel([], stateDir);
     try {
       await running.citadel.start();
       const newRoot = new X509Certificate(readFileSync(join(stateDir, 'root-cert.pem')));
@@ -225,7 +169,7 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
     api.get(CONFIG_MAPS, namespace, ROOT_CERT_CONFIG_MAP)?.data as Record<string, string> | undefined;
 
   it('keeps the root in Secret istio-ca-secret and reads it back on restart', async () => {
-    const first = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    const first = await startCitadel(kubeArgs(), tempDir('flotilla-citadel-'));
     await stopCitadel(first);
     const secret = api.get(SECRETS, 'istio-system', CA_SECRET_NAME);
     expect(secret?.type).toBe(CA_SECRET_TYPE);
@@ -239,13 +183,13 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
     expect(readFileSync(first.bundlePath, 'utf8')).toBe(caCert);
 
     // Another state folder, as a restarted pod has: the same root.
-    const again = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    const again = await startCitadel(kubeArgs(), tempDir('flotilla-citadel-'));
     await stopCitadel(again);
     expect(pemOf(again.citadel.ca.signingCertificate.der)).toBe(caCert);
   });
 
   it('publishes istio-ca-root-cert and istio-ca-crl to every namespace, new ones included, and updates them on rotation and revocation', async () => {
-    const running = await startCitadel(tempDir('flotilla-citadel-'), kubeArgs());
+    const running = await startCitadel(kubeArgs(), tempDir('flotilla-citadel-'));
     try {
       await running.citadel.start();
       const bundle = readFileSync(running.bundlePath, 'utf8');
