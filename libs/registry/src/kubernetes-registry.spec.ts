@@ -62,7 +62,145 @@ function reviews(): KubernetesInputs {
   };
 }
 
+/** `count` services of one port, each with a slice of two pods, for the incremental-update tests. */
+function cluster(count: number): KubernetesInputs {
+  const inputs: KubernetesInputs = { services: [], endpointSlices: [], pods: [] };
+  for (let i = 0; i < count; i++) {
+    inputs.services.push({
+      metadata: { name: `svc-${i}`, namespace: 'apps', resourceVersion: '1' },
+      spec: { clusterIP: `10.96.1.${i}`, ports: [{ name: 'http', port: 8080 }] },
+    });
+    inputs.endpointSlices.push({
+      metadata: {
+        name: `svc-${i}-x`,
+        namespace: 'apps',
+        resourceVersion: '1',
+        labels: { 'kubernetes.io/service-name': `svc-${i}` },
+      },
+      endpoints: [0, 1].map((j) => ({
+        addresses: [`10.2.${i}.${j}`],
+        targetRef: { kind: 'Pod', name: `svc-${i}-pod-${j}`, namespace: 'apps' },
+      })),
+      ports: [{ name: 'http', port: 8080 }],
+    });
+    for (const j of [0, 1]) {
+      inputs.pods.push({
+        metadata: { name: `svc-${i}-pod-${j}`, namespace: 'apps', resourceVersion: '1', labels: { v: 'a' } },
+        spec: { serviceAccountName: `sa-${i}` },
+      });
+    }
+  }
+  return inputs;
+}
+
+const host = (i: number) => `svc-${i}.apps.svc.cluster.local`;
+
 describe('KubernetesRegistry', () => {
+  it('recomputes only the services whose Service, slices or pods changed, naming only them', () => {
+    const registry = new KubernetesRegistry();
+    const changes: string[][] = [];
+    registry.onChange((c) => changes.push([...new Set([...c.services, ...c.endpoints])].sort()));
+    const inputs = cluster(50);
+    registry.update(inputs);
+    const untouched = registry.service(host(7));
+
+    // One slice: an endpoint goes unready.
+    const slices = inputs.endpointSlices.map((s, i) =>
+      i === 3
+        ? {
+            ...s,
+            metadata: { ...s.metadata, resourceVersion: '2' },
+            endpoints: [{ ...s.endpoints![0], conditions: { ready: false } }, s.endpoints![1]],
+          }
+        : s,
+    );
+    registry.update({ ...inputs, endpointSlices: slices });
+    expect(changes.at(-1)).toEqual([host(3)]);
+    expect(registry.endpoints(host(3), 8080).map((e) => e.health)).toEqual(['UNHEALTHY', 'HEALTHY']);
+    expect(registry.service(host(7))).toBe(untouched);
+
+    // One pod's labels: the service whose slice points at it.
+    const pods = inputs.pods.map((p) =>
+      p.metadata.name === 'svc-9-pod-1'
+        ? { ...p, metadata: { ...p.metadata, resourceVersion: '2', labels: { v: 'b' } } }
+        : p,
+    );
+    registry.update({ ...inputs, endpointSlices: slices, pods });
+    expect(changes.at(-1)).toEqual([host(9)]);
+    expect(registry.endpoints(host(9), 8080).map((e) => e.labels.v)).toEqual(['a', 'b']);
+
+    // A Service removed, and one with the same resourceVersion but a new object: only the removal counts.
+    const services = inputs.services.filter((_, i) => i !== 12).map((s) => ({ ...s }));
+    registry.update({ services, endpointSlices: slices, pods });
+    expect(changes.at(-1)).toEqual([host(12)]);
+    expect(registry.service(host(12))).toBeUndefined();
+    expect(changes).toHaveLength(4);
+  });
+
+  it('sees changes when the caller keeps one inputs object and swaps its lists (as pilot does)', () => {
+    const registry = new KubernetesRegistry();
+    const inputs = cluster(5);
+    registry.update(inputs);
+    inputs.endpointSlices = inputs.endpointSlices.map((s, i) =>
+      i === 2 ? { ...s, metadata: { ...s.metadata, resourceVersion: '2' }, endpoints: [] } : s,
+    );
+    registry.update(inputs);
+    expect(registry.endpoints(host(2), 8080)).toEqual([]);
+    expect(registry.endpoints(host(1), 8080)).toHaveLength(2);
+  });
+
+  it('ends in the same state as a registry built from scratch, whatever the sequence of changes', () => {
+    const incremental = new KubernetesRegistry();
+    let inputs = cluster(20);
+    incremental.update(inputs);
+    for (let step = 0; step < 40; step++) {
+      const i = (step * 7) % 20;
+      const version = String(step + 2);
+      if (step % 3 === 0) {
+        inputs = {
+          ...inputs,
+          pods: inputs.pods.map((p) =>
+            p.metadata.name === `svc-${i}-pod-0`
+              ? { ...p, metadata: { ...p.metadata, resourceVersion: version, labels: { v: version } } }
+              : p,
+          ),
+        };
+      } else if (step % 3 === 1) {
+        inputs = {
+          ...inputs,
+          endpointSlices: inputs.endpointSlices.map((s) =>
+            s.metadata.name === `svc-${i}-x`
+              ? {
+                  ...s,
+                  metadata: { ...s.metadata, resourceVersion: version },
+                  endpoints: s.endpoints!.slice(step % 2),
+                }
+              : s,
+          ),
+        };
+      } else {
+        inputs = {
+          ...inputs,
+          services: inputs.services.map((s) =>
+            s.metadata.name === `svc-${i}`
+              ? {
+                  ...s,
+                  metadata: { ...s.metadata, resourceVersion: version },
+                  spec: { ...s.spec, clusterIP: `10.97.0.${step}` },
+                }
+              : s,
+          ),
+        };
+      }
+      incremental.update(inputs);
+    }
+    const scratch = new KubernetesRegistry();
+    scratch.update(inputs);
+    expect(incremental.services()).toEqual(scratch.services());
+    for (let i = 0; i < 20; i++)
+      expect(incremental.endpoints(host(i), 8080)).toEqual(scratch.endpoints(host(i), 8080));
+  });
+
   it('names services <name>.<namespace>.svc.<domain> and detects protocols from appProtocol or the port name', () => {
     const registry = new KubernetesRegistry();
     registry.update(reviews());

@@ -7,6 +7,7 @@ import { protocolOfKubernetesPort } from './protocol';
 interface Meta {
   name: string;
   namespace?: string;
+  resourceVersion?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
@@ -70,15 +71,62 @@ export class KubernetesRegistry extends MemoryRegistry {
     super('Kubernetes');
   }
 
+  private last: KubernetesInputs | undefined;
+
+  /**
+   * Takes the whole current set of Services, EndpointSlices and Pods, and recomputes only the hostnames whose
+   * inputs changed: a changed Service, a changed slice of it, or a changed Pod one of its slices points at. One
+   * EndpointSlice update in a large cluster then costs that service, not every service. Unchanged objects are
+   * recognised by identity (pilot reuses what it decoded from an unchanged MCP resource), else by resourceVersion,
+   * else by content.
+   */
   update(inputs: KubernetesInputs): void {
-    this.replace(this.compute(inputs));
+    const previous = this.last;
+    // The lists as they are now: callers may keep one inputs object and swap its lists between calls.
+    this.last = { services: inputs.services, endpointSlices: inputs.endpointSlices, pods: inputs.pods };
+    if (!previous) {
+      this.replace(this.compute(inputs));
+      return;
+    }
+    const hosts = this.affectedHosts(previous, inputs);
+    if (hosts.size > 0) this.patch(hosts, this.compute(inputs, hosts));
+  }
+
+  private affectedHosts(before: KubernetesInputs, after: KubernetesInputs): Set<string> {
+    const hosts = new Set<string>();
+    for (const svc of changedObjects(before.services, after.services)) {
+      hosts.add(this.hostnameOf(svc.metadata.name, namespaceOf(svc)));
+    }
+    for (const slice of changedObjects(before.endpointSlices, after.endpointSlices)) {
+      const svc = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+      if (svc) hosts.add(this.hostnameOf(svc, namespaceOf(slice)));
+    }
+    const changedPods = new Set(changedObjects(before.pods, after.pods).map(keyOf));
+    if (changedPods.size > 0) {
+      // The services whose slices (before or after) point at a changed Pod: its labels, locality and identity.
+      for (const slice of [...before.endpointSlices, ...after.endpointSlices]) {
+        const svc = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+        if (!svc) continue;
+        const pointsAtChanged = (slice.endpoints ?? []).some(
+          (ep) =>
+            ep.targetRef?.kind === 'Pod' &&
+            changedPods.has(`${ep.targetRef.namespace ?? namespaceOf(slice)}/${ep.targetRef.name}`),
+        );
+        if (pointsAtChanged) hosts.add(this.hostnameOf(svc, namespaceOf(slice)));
+      }
+    }
+    return hosts;
   }
 
   hostnameOf(name: string, namespace: string): string {
     return `${name}.${namespace}.svc.${this.domainSuffix}`;
   }
 
-  private compute({ services, endpointSlices, pods }: KubernetesInputs): RegistryState {
+  /** The registry state of every service, or of the services with hostnames in `only`. */
+  private compute(
+    { services, endpointSlices, pods }: KubernetesInputs,
+    only?: ReadonlySet<string>,
+  ): RegistryState {
     const state: RegistryState = { services: new Map(), endpoints: new Map() };
     const podsByKey = new Map(
       pods.map((p) => [`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p]),
@@ -93,6 +141,7 @@ export class KubernetesRegistry extends MemoryRegistry {
     for (const svc of services) {
       const namespace = svc.metadata.namespace ?? 'default';
       const hostname = this.hostnameOf(svc.metadata.name, namespace);
+      if (only && !only.has(hostname)) continue;
       const exportTo = (svc.metadata.annotations?.[EXPORT_TO_ANNOTATION] ?? '*')
         .split(',')
         .map((s) => s.trim())
@@ -188,4 +237,33 @@ function healthOf(
   if (conditions?.terminating) return 'DRAINING';
   // A missing `ready` means ready (the EndpointSlice API's rule for unknown state).
   return conditions?.ready === false ? 'UNHEALTHY' : 'HEALTHY';
+}
+
+function namespaceOf(o: { metadata: Meta }): string {
+  return o.metadata.namespace ?? 'default';
+}
+
+function keyOf(o: { metadata: Meta }): string {
+  return `${namespaceOf(o)}/${o.metadata.name}`;
+}
+
+/**
+ * The objects added, removed or changed between two lists (for a removed one, its last version). Objects with a
+ * resourceVersion on both sides compare by it, as Kubernetes bumps it on every change; others by content.
+ */
+function changedObjects<T extends { metadata: Meta }>(before: readonly T[], after: readonly T[]): T[] {
+  const old = new Map(before.map((o) => [keyOf(o), o]));
+  const out: T[] = [];
+  for (const o of after) {
+    const key = keyOf(o);
+    const was = old.get(key);
+    old.delete(key);
+    if (was === o) continue;
+    if (was === undefined) out.push(o);
+    else if (was.metadata.resourceVersion !== undefined && o.metadata.resourceVersion !== undefined) {
+      if (was.metadata.resourceVersion !== o.metadata.resourceVersion) out.push(was, o);
+    } else if (JSON.stringify(was) !== JSON.stringify(o)) out.push(was, o);
+  }
+  out.push(...old.values());
+  return out;
 }
