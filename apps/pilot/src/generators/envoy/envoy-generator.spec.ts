@@ -442,6 +442,36 @@ describe('Envoy sidecar generator on bookinfo', () => {
       expect(again.map((e) => e.resource.value)).toEqual(first.map((e) => e.resource.value));
     });
 
+    it('shares route configurations between proxies of a namespace unless a VirtualService matches sourceLabels', () => {
+      const routesFor = (extra: Parameters<typeof bookinfoModel>[0], cache: EncodedResourceCache) => {
+        const push = bookinfoModel([...EXTRA, ...(extra ?? [])]).pushContext();
+        const build = (labels: Record<string, string>) =>
+          generator.buildRoutes({ proxy: sidecar(SIDECAR_ID, labels), push, names: undefined, cache });
+        return [build({ app: 'reviews', version: 'v1' }), build({ app: 'reviews', version: 'v2' })];
+      };
+      const [v1, v2] = routesFor([], new EncodedResourceCache());
+      expect(v2.map((e) => e.resource)).toEqual(v1.map((e) => e.resource));
+      expect(v2[0].resource).toBe(v1[0].resource); // one encoding, from the cache
+      const bySource = {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'ratings-by-source', namespace: 'bookinfo' },
+        spec: {
+          hosts: [RATINGS],
+          http: [
+            {
+              match: [{ sourceLabels: { version: 'v2' } }],
+              route: [{ destination: { host: RATINGS } }],
+              timeout: '1s',
+            },
+            { route: [{ destination: { host: RATINGS } }] },
+          ],
+        },
+      };
+      const [s1, s2] = routesFor([bySource], new EncodedResourceCache());
+      expect(Buffer.compare(s1[0].resource.value, s2[0].resource.value)).not.toBe(0);
+    });
+
     it('answers named subscriptions with just those names', () => {
       expect(
         generator.buildClusters(request({ names: ['BlackHoleCluster', 'nope'] })).map((e) => e.name),

@@ -91,11 +91,30 @@ export function routeConfiguration(
   });
 }
 
+const sourceLabelsUsed = new WeakMap<PushContext, boolean>();
+
+/** Whether any VirtualService of this push matches on sourceLabels (worked out once per push). */
+function usesSourceLabels(push: PushContext): boolean {
+  let used = sourceLabelsUsed.get(push);
+  if (used === undefined) {
+    used = push.allVirtualServices.some((vs) =>
+      (vs.spec.http ?? []).some((h) => (h.match ?? []).some((m) => m?.sourceLabels !== undefined)),
+    );
+    sourceLabelsUsed.set(push, used);
+  }
+  return used;
+}
+
 /** RDS for an Envoy sidecar: a route configuration per outbound HTTP port, named by the port. */
 export function buildEnvoyRoutes(request: GenerateRequest, mesh: MeshConfig): ResourceEntry[] {
   const { push, proxy, names } = request;
   const out: ResourceEntry[] = [];
-  const key = `${outboundKey(push, proxy, mesh)}|${JSON.stringify(proxy.labels)}`;
+  // Routes depend on the proxy's own labels only through sourceLabels matches: without any in the mesh, proxies
+  // of one namespace (and Sidecar) share one encoding of each route configuration.
+  const labelsMatter = usesSourceLabels(push);
+  const key = labelsMatter
+    ? `${outboundKey(push, proxy, mesh)}|${JSON.stringify(proxy.labels)}`
+    : outboundKey(push, proxy, mesh);
   for (const plan of planOutboundListeners(push, proxy)) {
     if (plan.tcp || plan.address !== '0.0.0.0') continue;
     const name = String(plan.port);
