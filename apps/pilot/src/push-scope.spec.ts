@@ -3,7 +3,7 @@
 // generators, with raw SotW clients that ACK everything and record what they are sent.
 import { credentials } from '@grpc/grpc-js';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
-import { ads, discovery } from '@flotilla/proto';
+import { ads, core, discovery } from '@flotilla/proto';
 import { GrpcServer, createLogger } from '@flotilla/service-kit';
 import { waitFor } from '@flotilla/testing';
 import { AdsServer, TypeUrl } from '@flotilla/xds';
@@ -43,6 +43,8 @@ class Proxy {
     address: string,
     readonly id: string,
     private readonly subscriptions: Map<string, string[]>,
+    /** Node metadata; proxyless gRPC (GENERATOR=grpc) unless given. */
+    private readonly envoy = false,
   ) {
     this.client = new ads.AggregatedDiscoveryServiceClient(address, credentials.createInsecure());
     this.stream = this.client.streamAggregatedResources();
@@ -61,7 +63,8 @@ class Proxy {
     });
     let first = true;
     for (const [typeUrl, resourceNames] of subscriptions) {
-      const node = first ? grpcNode(`sidecar~10.0.0.1~${id}.bookinfo~bookinfo.svc.cluster.local`) : undefined;
+      const nodeId = `sidecar~10.0.0.1~${id}.bookinfo~bookinfo.svc.cluster.local`;
+      const node = !first ? undefined : this.envoy ? core.Node.fromPartial({ id: nodeId }) : grpcNode(nodeId);
       this.stream.write(discovery.DiscoveryRequest.fromPartial({ node, typeUrl, resourceNames }));
       first = false;
     }
@@ -83,6 +86,8 @@ function nameOf(_typeUrl: string, value: Uint8Array): string {
 interface Harness {
   model: MeshModel;
   ads: AdsServer;
+  /** The xDS server's address, for more clients. */
+  address: string;
   /** Generator runs by "<proxy id> <type>", counted since the last `reset`. */
   runs: Map<string, number>;
   reviewsProxy: Proxy;
@@ -130,6 +135,7 @@ async function start(): Promise<Harness> {
   const harness: Harness = {
     model,
     ads: server,
+    address: grpcServer.address,
     runs,
     reviewsProxy,
     ratingsProxy,
@@ -351,5 +357,65 @@ describe('MeshModel change scopes', () => {
       RATINGS,
       REVIEWS,
     ]);
+  });
+});
+
+describe('scoped pushes to Envoy sidecars', () => {
+  it('leaves endpoints alone for a VirtualService change, and regenerates every type for a DestinationRule one', async () => {
+    const h = await harness();
+    // An Envoy sidecar: wildcard listeners and clusters, the route configuration of port 9080, reviews' endpoints.
+    const envoy = new Proxy(
+      h.address,
+      'envoy-sidecar',
+      new Map([
+        [LDS, []],
+        [CDS, []],
+        [RDS, ['9080']],
+        [EDS, [`outbound|9080||${REVIEWS}`]],
+      ]),
+      true,
+    );
+    try {
+      await waitFor(
+        'the Envoy sidecar to receive all four types',
+        () => new Set(envoy.received.map((r) => r.split(' ')[0])).size === 4,
+        5000,
+        10,
+      );
+      await h.settle();
+      h.reset();
+      envoy.received.length = 0;
+      applyDocs(
+        h.model,
+        withReviewsVirtualService({
+          hosts: [REVIEWS],
+          http: [{ route: [{ destination: { host: REVIEWS, subset: 'v2' } }] }],
+        }),
+      );
+      await h.settle();
+      const envoyRuns = () =>
+        [...h.runs]
+          .filter(([k]) => k.startsWith('envoy-sidecar'))
+          .map(([k]) => k.split(' ')[1])
+          .sort();
+      // Endpoints are not regenerated. Clusters are, because a wildcard subscription's set may always change
+      // (libs/xds regenerates wildcard types on every push); their content is unchanged and not resent.
+      expect(envoyRuns()).toEqual(['CDS', 'LDS', 'RDS']);
+      expect(envoy.received.filter((r) => r.startsWith('CDS') || r.startsWith('EDS'))).toEqual([]);
+
+      h.reset();
+      const rules = bookinfoDocs()
+        .filter((d) => d.kind === 'DestinationRule')
+        .map((d) =>
+          d.metadata.name === 'reviews'
+            ? { ...d, spec: { ...d.spec, trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } } }
+            : d,
+        );
+      applyDocs(h.model, rules);
+      await h.settle();
+      expect(envoyRuns()).toEqual(['CDS', 'EDS', 'LDS', 'RDS']);
+    } finally {
+      envoy.close();
+    }
   });
 });

@@ -104,7 +104,8 @@ export class PilotXds {
    * proxyless gRPC clients, only the resources of those hosts (listeners and routes for a VirtualService; routes,
    * clusters and endpoints for a DestinationRule; everything of a changed service, and server listeners), and
    * reaches only the clients watching them. Envoy sidecars, whose resources are not named by host, get every type
-   * regenerated, as on any config change; an unchanged type is not resent.
+   * regenerated on a config change, except that a VirtualService change leaves their named subscriptions of clusters
+   * and endpoints alone (wildcard ones are always regenerated); an unchanged type is not resent.
    */
   wire(ads: AdsServer): () => void {
     return this.model.onChange((change) => {
@@ -145,8 +146,13 @@ export class PilotXds {
     if (scope.outputs.has('routes')) types.add(TypeUrl.RouteConfiguration);
     if (scope.outputs.has('clusters')) types.add(TypeUrl.Cluster);
     if (scope.outputs.has('endpoints')) types.add(TypeUrl.ClusterLoadAssignment);
+    // Envoy's resources are not named by host, but by type they are: a VirtualService shapes routes and the HTTP
+    // filters of outbound listeners (fault, CORS), never clusters or endpoints.
+    const routesOnly = scope.outputs.size === 1 && scope.outputs.has('routes') && !scope.inbound;
     return (connection, typeUrl, name) => {
-      if (!this.isGrpc(connection)) return true;
+      if (!this.isGrpc(connection)) {
+        return !routesOnly || typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration;
+      }
       if (!types.has(typeUrl)) return false;
       switch (typeUrl) {
         case TypeUrl.Listener:
