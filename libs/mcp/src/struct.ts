@@ -16,7 +16,8 @@ export const STRUCT_TYPE_URL = typeUrlOf(protobufStruct.Struct);
  * JSON.stringify drops them.
  */
 export function structFromJson(json: Record<string, unknown>): protobufStruct.Struct {
-  return protobufStruct.Struct.wrap(toJsonObject(json, '$'));
+  // One walk of the JSON checks and encodes it (packJsonBody); the message is its decoding.
+  return protobufStruct.Struct.decode(packJsonBody(json).value);
 }
 
 /** The JSON object a google.protobuf.Struct holds. */
@@ -123,33 +124,6 @@ function writeValue(writer: BinaryWriter, value: unknown, path: Path): void {
 /** The JSON object of a Struct body; throws (UnpackError) if the body is not a Struct. */
 export function unpackJsonBody(body: protobufAny.Any): JsonObject {
   return jsonFromStruct(unpackAny(body, protobufStruct.Struct));
-}
-
-function toJsonObject(value: Record<string, unknown>, path: string): JsonObject {
-  const out: JsonObject = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined) continue;
-    out[key] = toJsonValue(v, `${path}.${key}`);
-  }
-  return out;
-}
-
-function toJsonValue(value: unknown, path: string): JsonValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} cannot be represented in JSON`);
-    return value;
-  }
-  if (Array.isArray(value)) {
-    return value.map((v, i) => {
-      if (v === undefined) throw new TypeError(`${path}[${i}]: undefined cannot be represented in JSON`);
-      return toJsonValue(v, `${path}[${i}]`);
-    });
-  }
-  if (typeof value === 'object' && isPlainObject(value))
-    return toJsonObject(value as Record<string, unknown>, path);
-  const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
-  throw new TypeError(`${path}: a ${kind} cannot be represented in JSON`);
 }
 
 function isPlainObject(value: object): boolean {
