@@ -122,7 +122,8 @@ export class DirectorySource<T> extends EventEmitter {
       const cached = this.readCache.get(file);
       return !cached || stats[i] === undefined || cached.stamp !== stats[i].stamp;
     });
-    const reader = new ReadAhead(toRead, READ_AHEAD, (file) => this.readText(file));
+    const sizeOf = new Map(files.map((file, i) => [file, stats[i]?.size]));
+    const reader = new ReadAhead(toRead, READ_AHEAD, (file) => this.readText(file, sizeOf.get(file)));
 
     for (let i = 0; i < files.length; i++) {
       const file = files[i];
@@ -196,14 +197,19 @@ export class DirectorySource<T> extends EventEmitter {
   }
 
   /** A file's text, or why it cannot be had (too large, gone, not UTF-8). */
-  private async readText(file: string): Promise<{ text: string } | { fileError: string }> {
+  private async readText(
+    file: string,
+    statSize: number | undefined,
+  ): Promise<{ text: string } | { fileError: string }> {
+    const tooLarge = (size: number) => ({
+      fileError: `file is ${size} bytes; the limit is ${this.maxFileBytes}`,
+    });
+    // The size from the load's stat refuses an oversized file unread; one that grew since is refused once read.
+    if (statSize !== undefined && statSize > this.maxFileBytes) return tooLarge(statSize);
     let bytes: Buffer;
     try {
-      const info = await stat(file);
-      if (info.size > this.maxFileBytes) {
-        return { fileError: `file is ${info.size} bytes; the limit is ${this.maxFileBytes}` };
-      }
       bytes = await readFile(file);
+      if (bytes.length > this.maxFileBytes) return tooLarge(bytes.length);
     } catch (err) {
       // Deleted or renamed between listing and reading: the next event brings the folder's new state.
       return { fileError: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
@@ -274,10 +280,10 @@ function add<T>(
 }
 
 /** Identifies a file's content cheaply: the stamp changes whenever the file is rewritten. Undefined if it is gone. */
-async function statFile(file: string): Promise<{ stamp: string } | undefined> {
+async function statFile(file: string): Promise<{ stamp: string; size: number } | undefined> {
   try {
     const info = await stat(file);
-    return { stamp: `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}` };
+    return { stamp: `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`, size: info.size };
   } catch {
     return undefined;
   }
