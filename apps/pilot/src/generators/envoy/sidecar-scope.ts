@@ -17,8 +17,20 @@ export interface SidecarSpec {
   outboundTrafficPolicy?: { mode?: OutboundTrafficPolicyMode };
 }
 
+// Asked for several times per proxy and push (cache keys, outbound ports of each xDS type): worked out once each.
+const sidecarOf = new WeakMap<PushContext, WeakMap<Proxy, ConfigEntry<SidecarSpec> | null>>();
+const scopedOf = new WeakMap<PushContext, Map<string, Service[]>>();
+
 /** The Sidecar resource that scopes `proxy`, if any. */
 export function sidecarFor(push: PushContext, proxy: Proxy): ConfigEntry<SidecarSpec> | undefined {
+  let byProxy = sidecarOf.get(push);
+  if (!byProxy) sidecarOf.set(push, (byProxy = new WeakMap()));
+  let found = byProxy.get(proxy);
+  if (found === undefined) byProxy.set(proxy, (found = selectSidecar(push, proxy) ?? null));
+  return found ?? undefined;
+}
+
+function selectSidecar(push: PushContext, proxy: Proxy): ConfigEntry<SidecarSpec> | undefined {
   const sidecars = push.sidecars as readonly ConfigEntry<unknown>[] as readonly ConfigEntry<SidecarSpec>[];
   const inNamespace = sidecars.filter((s) => s.namespace === proxy.namespace);
   const selecting = inNamespace.find(
@@ -63,7 +75,12 @@ export function scopedServices(push: PushContext, proxy: Proxy): Service[] {
   const visible = push.servicesFor(proxy.namespace);
   const sidecar = sidecarFor(push, proxy);
   if (!sidecar?.spec.egress?.length) return visible;
-  return visible.filter((s) => egressAllows(sidecar, s));
+  let byScope = scopedOf.get(push);
+  if (!byScope) scopedOf.set(push, (byScope = new Map()));
+  const key = `${proxy.namespace}|${sidecar.namespace}/${sidecar.name}`;
+  let scoped = byScope.get(key);
+  if (!scoped) byScope.set(key, (scoped = visible.filter((s) => egressAllows(sidecar, s))));
+  return scoped;
 }
 
 /** The mesh config as it applies to this proxy: its Sidecar's outboundTrafficPolicy overrides the mesh's. */
