@@ -11,7 +11,7 @@ import { MeshModel, PILOT_COLLECTIONS } from './mesh-model';
 import { checkSecureXdsOptions, pilotCommand } from './options';
 import type { PilotOptions } from './options';
 import { secureXdsCredentials } from './secure-xds';
-import { readTokenKey, signLocalToken, spiffeIdOf } from '@flotilla/pki';
+import { readTokenKey, signLocalToken, spiffeIdOf, unverifiedJwtClaims } from '@flotilla/pki';
 import type { SecureXdsCredentials } from './secure-xds';
 import { APP_VERSION } from './version';
 import { PilotXds } from './xds';
@@ -213,14 +213,7 @@ class SecureXds {
 
 /** The namespace and name a service-account token's `sub` claim names (not verified here: citadel does that). */
 export function serviceAccountOfToken(token: string): { namespace: string; serviceAccount: string } {
-  let sub: unknown;
-  try {
-    sub = (
-      JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown }
-    ).sub;
-  } catch {
-    sub = undefined;
-  }
+  const sub = unverifiedJwtClaims(token)?.sub;
   const match = typeof sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub) : null;
   if (!match)
     throw new Error('--citadel-token-file: not a service-account token (sub system:serviceaccount:NS:NAME)');

@@ -23,6 +23,7 @@ export {
   LOCAL_TOKEN_KEY_FILE,
   LocalTokenError,
   isLocalToken,
+  unverifiedJwtClaims,
   loadOrCreateTokenKey,
   readTokenKey,
   signLocalToken,

@@ -78,14 +78,19 @@ export function signLocalToken(
   return `${input}.${b64url(signature)}`;
 }
 
+/** A JWT's claims, read without verifying anything; undefined when the token is no JWT with a JSON payload. */
+export function unverifiedJwtClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when the token is a JWT whose issuer is the local issuer (without verifying it). */
 export function isLocalToken(token: string): boolean {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
-    return payload?.iss === LOCAL_TOKEN_ISSUER;
-  } catch {
-    return false;
-  }
+  return unverifiedJwtClaims(token)?.iss === LOCAL_TOKEN_ISSUER;
 }
 
 /**
