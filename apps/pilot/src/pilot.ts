@@ -20,9 +20,11 @@ import { PilotXds } from './xds';
 const INITIAL_SYNC_WAIT_MS = 10_000;
 
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {
-  const options = parseOptions<PilotOptions>(pilotCommand(), argv);
+  const command = pilotCommand();
+  const options = parseOptions<PilotOptions>(command, argv);
+  // Flags that only make sense together are a usage error, reported as commander reports a bad flag.
   const problem = checkSecureXdsOptions(options);
-  if (problem) throw new Error(problem);
+  if (problem) command.error(`error: ${problem}`);
   let secure: SecureXds | undefined;
   const app = createApp({
     component: 'pilot',
