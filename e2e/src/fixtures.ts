@@ -1,5 +1,6 @@
 // Fixtures several e2e specs share.
 import * as grpc from '@grpc/grpc-js';
+import { callWho as whoCall } from '@flotilla/testing';
 
 /** Mixer config (the done-when of issue 6): a denier handler, a checknothing instance and a rule on a header. */
 export const DENY_BANNED = `
@@ -35,37 +36,10 @@ spec:
     instances: [denyrequest]
 `;
 
-const identity = (b: Buffer) => b;
-
-/**
- * A one-method gRPC service over raw bytes: test backends answer with who they are, so a client's calls show
- * where the mesh routed them.
- */
-export const WHO_SERVICE = {
-  who: {
-    path: '/flotilla.test.Who/Who',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+/** The Who test service (libs/testing): backends answer with their names, so calls show where the mesh routed them. */
+export { WHO_SERVICE } from '@flotilla/testing';
 
 /** One Who call with the given request headers: the answering backend's name, or the failure's status name. */
 export function callWho(client: grpc.Client, headers: Record<string, string> = {}): Promise<string> {
-  const metadata = new grpc.Metadata();
-  for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      WHO_SERVICE.who.path,
-      WHO_SERVICE.who.requestSerialize,
-      WHO_SERVICE.who.responseDeserialize,
-      Buffer.alloc(0),
-      metadata,
-      { deadline: Date.now() + 5_000 },
-      (e, r) => resolve(e ? `error:${grpc.status[e.code]}` : r!.toString()),
-    ),
-  );
+  return whoCall(client, headers).catch((e: grpc.ServiceError) => `error:${grpc.status[e.code]}`);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
-import { freePorts, waitFor } from '@flotilla/testing';
+import { callWho, freePorts, startWhoServer, waitFor } from '@flotilla/testing';
 import { WHO_SERVICE } from './fixtures';
 import { FLOTILLA_BIN, LocalMesh, WORKSPACE_ROOT } from './support';
 import type { Endpoints } from './support';
@@ -18,39 +18,10 @@ import type { Endpoints } from './support';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const NODE_ID = 'sidecar~127.0.0.1~productpage-e2e.bookinfo~bookinfo.svc.cluster.local';
 
-async function whoServer(name: string, port: number): Promise<grpc.Server> {
-  const server = new grpc.Server();
-  server.addService(WHO_SERVICE, {
-    who: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(name)),
-  });
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
-  );
-  return server;
-}
-
-function who(client: grpc.Client, metadata: Record<string, string> = {}): Promise<string> {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      WHO_SERVICE.who.path,
-      WHO_SERVICE.who.requestSerialize,
-      WHO_SERVICE.who.responseDeserialize,
-      Buffer.alloc(0),
-      md,
-      { deadline: Date.now() + 10_000 },
-      (e, r) => (e ? reject(e) : resolve(r!.toString())),
-    ),
-  );
-}
-
 async function tally(client: grpc.Client, n: number, metadata: Record<string, string> = {}) {
   const out: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
-    const w = await who(client, metadata);
+    const w = await callWho(client, metadata, 10_000);
     out[w] = (out[w] ?? 0) + 1;
   }
   return out;
@@ -69,7 +40,10 @@ describe('pilot with the real grpc-js-xds client (flotilla up)', () => {
 
   beforeAll(async () => {
     ports = await freePorts(3);
-    servers.push(await whoServer('reviews-v1', ports[0]), await whoServer('reviews-v2', ports[1]));
+    servers.push(
+      (await startWhoServer('reviews-v1', ports[0])).server,
+      (await startWhoServer('reviews-v2', ports[1])).server,
+    );
     config = mkdtempSync(join(tmpdir(), 'flotilla-pilot-e2e-'));
     cpSync(join(WORKSPACE_ROOT, 'examples', 'bookinfo'), config, { recursive: true });
     const workloads = join(config, 'workloads.yaml');
@@ -174,7 +148,7 @@ describe('pilot with the real grpc-js-xds client (flotilla up)', () => {
   });
 
   it('follows a WorkloadEntry edit (v2 moves to a new process) with an endpoint-only push', async () => {
-    servers.push(await whoServer('reviews-v2-moved', ports[2]));
+    servers.push((await startWhoServer('reviews-v2-moved', ports[2])).server);
     const workloads = join(config, 'workloads.yaml');
     writeFileSync(
       workloads,

@@ -8,35 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
-import { freePorts, waitFor } from '@flotilla/testing';
+import { freePorts, startWhoServer, waitFor } from '@flotilla/testing';
 import { WHO_SERVICE, callWho } from './fixtures';
 import { WORKSPACE_ROOT, appPortArgs, spawnApp } from './support';
 
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 const NODE_ID = 'sidecar~127.0.0.1~productpage-resilience.bookinfo~bookinfo.svc.cluster.local';
-
-/** A Who server; `failEvery` > 0 makes every n-th call fail with UNAVAILABLE (to be retried). */
-async function whoServer(
-  name: string,
-  port: number,
-  failEvery = 0,
-): Promise<{ server: grpc.Server; calls: () => number }> {
-  let calls = 0;
-  const server = new grpc.Server();
-  server.addService(WHO_SERVICE, {
-    who: (_c: unknown, cb: grpc.sendUnaryData<Buffer>) => {
-      calls++;
-      if (failEvery > 0 && calls % failEvery === 0) cb({ code: grpc.status.UNAVAILABLE, details: 'flaky' });
-      else cb(null, Buffer.from(name));
-    },
-  });
-  await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
-  );
-  return { server, calls: () => calls };
-}
 
 /** n calls: how many each backend answered, and failures by status name. */
 async function tally(client: grpc.Client, n: number): Promise<Record<string, number>> {
@@ -127,10 +104,10 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
       flaky: p[7],
     };
     servers.push(
-      (await whoServer('reviews-v1', ports.v1)).server,
-      (await whoServer('reviews-v2', ports.v2)).server,
+      (await startWhoServer('reviews-v1', ports.v1)).server,
+      (await startWhoServer('reviews-v2', ports.v2)).server,
     );
-    const flaky = await whoServer('reviews-flaky', ports.flaky, 2);
+    const flaky = await startWhoServer('reviews-flaky', ports.flaky, 2);
     servers.push(flaky.server);
     flakyCalls = flaky.calls;
     config = mkdtempSync(join(tmpdir(), 'flotilla-pilot-resilience-'));

@@ -4,13 +4,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { GrpcServer, createLogger } from '@flotilla/service-kit';
-import { waitFor } from '@flotilla/testing';
+import { WhoClient, callWho, startWhoServer, waitFor } from '@flotilla/testing';
 import { AdsServer, TypeUrl } from '@flotilla/xds';
 import type { ConnectionInfo } from '@flotilla/xds';
 import { configDump } from '@flotilla/proto';
 import { MeshModel } from './mesh-model';
 import { REVIEWS, applyDocs, bookinfoDocs, grpcNode } from './testing/bookinfo';
-import { WhoClient, callWho, startWhoServer } from './testing/who-server';
 import { PilotXds, watchingHosts } from './xds';
 
 const logger = createLogger('pilot-xds-test', 'silent');

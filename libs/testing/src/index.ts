@@ -14,3 +14,4 @@ export type {
   CloudMonitoringRequest,
   CloudMonitoringTimeSeries,
 } from './cloud-monitoring-double';
+export { WHO_SERVICE, WhoClient, callWho, startWhoServer } from './who-service';

@@ -1,4 +1,5 @@
-// Test-only: a one-method gRPC service answering with its own name, so a client sees which backend served it.
+// A one-method gRPC service for tests: each backend answers with its own name, so a client's calls show where
+// the mesh routed them.
 import * as grpc from '@grpc/grpc-js';
 
 const identity = (b: Buffer) => b;
@@ -17,18 +18,31 @@ export const WHO_SERVICE = {
 
 export const WhoClient = grpc.makeGenericClientConstructor(WHO_SERVICE, 'Who');
 
-/** Starts a Who server named `name` on 127.0.0.1 (port 0: any free port); resolves to its server and port. */
-export async function startWhoServer(name: string, port = 0): Promise<{ server: grpc.Server; port: number }> {
+/**
+ * Starts a Who server named `name` on 127.0.0.1 (port 0: any free port). With `failEvery` > 0 every n-th call fails
+ * with UNAVAILABLE (for retry tests); `calls` counts the calls it received.
+ */
+export async function startWhoServer(
+  name: string,
+  port = 0,
+  failEvery = 0,
+): Promise<{ server: grpc.Server; port: number; calls: () => number }> {
+  let calls = 0;
   const server = new grpc.Server();
   server.addService(WHO_SERVICE, {
-    who: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.from(name)),
+    who: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => {
+      calls++;
+      if (failEvery > 0 && calls % failEvery === 0)
+        callback({ code: grpc.status.UNAVAILABLE, details: 'flaky' });
+      else callback(null, Buffer.from(name));
+    },
   });
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
-  return { server, port: bound };
+  return { server, port: bound, calls: () => calls };
 }
 
 /** One Who call; resolves to the server's name. */
