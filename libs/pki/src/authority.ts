@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { CaError } from './ca-error';
 import { keyIdentifierOf, parseCertificateDer } from './certificate';
 import type { ParsedCertificate } from './certificate';
-import { verifyCsr } from './csr';
+import { verifyWorkloadCsr } from './csr';
 import {
   TRUE,
   bitString,
@@ -19,7 +19,6 @@ import {
 } from './der';
 import { OID } from './oids';
 import type { Signer } from './signer';
-import { parseWorkloadSpiffeId } from './spiffe';
 
 /** What a CA signs with and chains to. */
 export interface CaKeyMaterial {
@@ -215,27 +214,7 @@ export class CertificateAuthority {
 
   private prepareWorkload(csrDer: Buffer, callerId: string, ttlSeconds: number) {
     const ttlMs = this.ttlMsFor(ttlSeconds);
-    const csr = verifyCsr(csrDer);
-    const { uris } = csr.subjectAltNames;
-    if (uris.length !== 1) {
-      throw new CaError(
-        'invalid-request',
-        `the CSR must carry exactly one URI SAN (the SPIFFE ID ${callerId}); it has ${uris.length}`,
-      );
-    }
-    if (uris[0] !== callerId) {
-      throw new CaError(
-        'permission-denied',
-        `the CSR asks for ${uris[0]} but the caller is authenticated as ${callerId}`,
-      );
-    }
-    const identity = parseWorkloadSpiffeId(callerId);
-    if (identity.trustDomain !== this.trustDomain) {
-      throw new CaError(
-        'permission-denied',
-        `${callerId} is not in this CA's trust domain ${this.trustDomain}`,
-      );
-    }
+    const csr = verifyWorkloadCsr(csrDer, callerId, this.trustDomain);
     return this.prepare(csr.spki, seq(tlv(0x86, Buffer.from(callerId, 'latin1'))), ttlMs, 'workload');
   }
 

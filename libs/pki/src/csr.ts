@@ -16,6 +16,7 @@ import {
   sequence,
 } from './der';
 import { OID } from './oids';
+import { parseWorkloadSpiffeId } from './spiffe';
 
 /** A PKCS #10 request whose signature has been verified with the key it carries. */
 export interface VerifiedCsr {
@@ -180,4 +181,29 @@ function requestedAltNames(attributes: Buffer | undefined): SubjectAltNames {
     throw err;
   }
   return none;
+}
+
+/**
+ * A workload's CSR as any issuer of this CA must check it: signature and structure (verifyCsr), exactly one URI SAN,
+ * that SAN equal to the caller's authenticated SPIFFE ID, and the ID in `trustDomain`.
+ */
+export function verifyWorkloadCsr(der: Buffer, callerId: string, trustDomain: string): VerifiedCsr {
+  const csr = verifyCsr(der);
+  const { uris } = csr.subjectAltNames;
+  if (uris.length !== 1) {
+    throw new CaError(
+      'invalid-request',
+      `the CSR must carry exactly one URI SAN (the SPIFFE ID ${callerId}); it has ${uris.length}`,
+    );
+  }
+  if (uris[0] !== callerId) {
+    throw new CaError(
+      'permission-denied',
+      `the CSR asks for ${uris[0]} but the caller is authenticated as ${callerId}`,
+    );
+  }
+  if (parseWorkloadSpiffeId(callerId).trustDomain !== trustDomain) {
+    throw new CaError('permission-denied', `${callerId} is not in this CA's trust domain ${trustDomain}`);
+  }
+  return csr;
 }

@@ -3,11 +3,10 @@ import type { CaKeyMaterial, IssuedCertificate } from '../authority';
 import { CaError } from '../ca-error';
 import { certificatesFromPem, parseCertificateDer, parseSubjectAltNames } from '../certificate';
 import type { ParsedCertificate } from '../certificate';
-import { verifyCsr } from '../csr';
+import { verifyWorkloadCsr } from '../csr';
 import { Tag, bitString, derToPem, oid, seq, set, tlv, unsignedInteger } from '../der';
 import { OID } from '../oids';
 import { SoftwareSigner } from '../signer';
-import { parseWorkloadSpiffeId } from '../spiffe';
 import type { VaultClient } from './client';
 
 export interface VaultPkiOptions {
@@ -104,26 +103,7 @@ export class VaultLeafIssuer {
 
   async issueWorkload(csrDer: Buffer, callerId: string, ttlSeconds: number): Promise<IssuedCertificate> {
     const ttlMs = this.ttlMsFor(ttlSeconds);
-    const csr = verifyCsr(csrDer);
-    const { uris } = csr.subjectAltNames;
-    if (uris.length !== 1) {
-      throw new CaError(
-        'invalid-request',
-        `the CSR must carry exactly one URI SAN (the SPIFFE ID ${callerId}); it has ${uris.length}`,
-      );
-    }
-    if (uris[0] !== callerId) {
-      throw new CaError(
-        'permission-denied',
-        `the CSR asks for ${uris[0]} but the caller is authenticated as ${callerId}`,
-      );
-    }
-    if (parseWorkloadSpiffeId(callerId).trustDomain !== this.options.trustDomain) {
-      throw new CaError(
-        'permission-denied',
-        `${callerId} is not in this CA's trust domain ${this.options.trustDomain}`,
-      );
-    }
+    const csr = verifyWorkloadCsr(csrDer, callerId, this.options.trustDomain);
     const path = `/v1/${this.options.mount}/sign/${this.options.role}`;
     const answer = await this.client.request('POST', path, {
       csr: derToPem(csrDer, 'CERTIFICATE REQUEST'),
