@@ -3,7 +3,7 @@ import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { changedCollections, versionOf } from './snapshot';
+import { advanceSnapshot, versionOf } from './snapshot';
 import type { Rejection, ServedResource, Snapshot, SourceResource } from './snapshot';
 
 /** What a parser makes of one file: its resources, or why the whole file cannot be read. */
@@ -149,15 +149,10 @@ export class DirectorySource<T> extends EventEmitter {
       for (const r of good) add(next, r, rejections, shown, this.options.dir);
     }
 
-    const changed = changedCollections(previous, next);
-    const rejectionsChanged = JSON.stringify(rejections) !== JSON.stringify(this.current.rejections);
-    if (changed.size === 0 && !rejectionsChanged) return;
-    this.current = {
-      generation: this.current.generation + (changed.size > 0 ? 1 : 0),
-      collections: next,
-      rejections,
-    };
-    if (changed.size > 0 || rejectionsChanged) this.emit('snapshot', this.current, changed);
+    const advanced = advanceSnapshot(this.current, next, rejections);
+    if (!advanced) return;
+    this.current = advanced.snapshot;
+    this.emit('snapshot', this.current, advanced.changed);
   }
 
   /** The resources of one freshly read file that serve, recording what it refuses in `rejections`. */

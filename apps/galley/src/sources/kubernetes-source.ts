@@ -8,7 +8,7 @@ import {
   patchStatus,
 } from '@flotilla/kube';
 import type { ResourceType } from '@flotilla/kube';
-import { changedCollections, versionOf } from './snapshot';
+import { advanceSnapshot, versionOf } from './snapshot';
 import type { Rejection, ServedResource, Snapshot, SourceResource } from './snapshot';
 
 export interface KubernetesSourceOptions<T> {
@@ -115,15 +115,10 @@ export class KubernetesSource<T> extends EventEmitter {
           this.reportStatus(watcher.type, object, resource.errors);
       }
     }
-    const changed = changedCollections(previous, next);
-    const rejectionsChanged = JSON.stringify(rejections) !== JSON.stringify(this.current.rejections);
-    if (changed.size === 0 && !rejectionsChanged) return;
-    this.current = {
-      generation: this.current.generation + (changed.size > 0 ? 1 : 0),
-      collections: next,
-      rejections,
-    };
-    this.emit('snapshot', this.current, changed);
+    const advanced = advanceSnapshot(this.current, next, rejections);
+    if (!advanced) return;
+    this.current = advanced.snapshot;
+    this.emit('snapshot', this.current, advanced.changed);
   }
 
   private reportStatus(type: ResourceType, object: KubernetesObject, errors: string[]): void {

@@ -67,3 +67,19 @@ export function changedCollections<T>(
   }
   return changed;
 }
+
+/**
+ * The snapshot after a load that produced `collections` and `rejections`, with the collections that changed; or
+ * undefined when nothing did. The generation moves only when served content changes.
+ */
+export function advanceSnapshot<T>(
+  current: Snapshot<T>,
+  collections: Snapshot<T>['collections'],
+  rejections: Rejection[],
+): { snapshot: Snapshot<T>; changed: Set<string> } | undefined {
+  const changed = changedCollections(current.collections, collections);
+  const rejectionsChanged = JSON.stringify(rejections) !== JSON.stringify(current.rejections);
+  if (changed.size === 0 && !rejectionsChanged) return undefined;
+  const generation = current.generation + (changed.size > 0 ? 1 : 0);
+  return { snapshot: { generation, collections, rejections }, changed };
+}
