@@ -39,6 +39,12 @@ describe('pilot options', () => {
     }
   });
 
+  it("debounces endpoint pushes by default, as Istio's PILOT_ENABLE_EDS_DEBOUNCE, and takes true or false", () => {
+    expect(parse([]).edsDebounce).toBe(true);
+    expect(parse(['--eds-debounce', 'false']).edsDebounce).toBe(false);
+    expect(() => parse(['--eds-debounce', 'no'])).toThrow('"no" is neither true nor false');
+  });
+
   it('rejects a port out of range', () => {
     expect(() => parse(['--xds-port', '99999'])).toThrow('"99999" is not a port number');
   });

@@ -12,6 +12,8 @@ export interface PilotOptions extends CommonOptions {
   /** Push debounce: quiet time after the last change (ms), and the longest a change waits (ms). */
   debounceAfter: number;
   debounceMax: number;
+  /** Whether endpoint-only pushes wait for the debounce too (Istio's PILOT_ENABLE_EDS_DEBOUNCE). */
+  edsDebounce: boolean;
   /** Connections pushed at once (Istio's PILOT_PUSH_THROTTLE). */
   maxConcurrentPushes: number;
   /** The DNS suffix of Kubernetes service hostnames and of short names in config. */
@@ -36,6 +38,12 @@ function parseNonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number`);
   return n;
+}
+
+function parseBoolean(value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError(`${JSON.stringify(value)} is neither true nor false`);
 }
 
 function parseAddress(value: string): string {
@@ -66,6 +74,14 @@ export function pilotCommand(): Command {
         'push at the latest this long after the first change (PILOT_DEBOUNCE_MAX)',
         10_000,
         parsePositiveNumber,
+      ),
+    )
+    .addOption(
+      option(
+        '--eds-debounce <true|false>',
+        'endpoint-only pushes wait for the debounce too (PILOT_ENABLE_EDS_DEBOUNCE)',
+        true,
+        parseBoolean,
       ),
     )
     .addOption(

@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     logger,
     registry: metrics,
     generators: xds.xdsGenerators(),
-    debounce: { afterMs: options.debounceAfter, maxMs: options.debounceMax },
+    debounce: { afterMs: options.debounceAfter, maxMs: options.debounceMax, endpoints: options.edsDebounce },
     maxConcurrentPushes: options.maxConcurrentPushes,
     controlPlaneId: `pilot-${hostname()}-${process.pid}`,
   });

@@ -14,7 +14,7 @@ import { EnvoyGenerator } from './generators/envoy';
 import type { MeshConfig } from './generators/envoy';
 import { GrpcGenerator } from './generators/grpc-generator';
 import { listenerHostCandidates } from './generators/listener';
-import { SERVER_LISTENER_PREFIX, parseClusterName, proxyOf, splitHostPort } from './generators/model';
+import { SERVER_LISTENER_PREFIX, clusterHost, proxyOf, splitHostPort } from './generators/model';
 import type { Proxy } from './generators/model';
 import type { ConfigGenerator, GenerateRequest } from './generators/types';
 import type { ConfigScope, MeshModel } from './mesh-model';
@@ -132,8 +132,9 @@ export class PilotXds {
    * alter the server listeners of proxyless gRPC servers, which exist only for addresses that are endpoints.
    */
   private endpointFilter(hosts: ReadonlySet<string>): ResourceFilter {
+    const inHosts = clusterNamesIn(hosts);
     return (connection, typeUrl, name) => {
-      if (typeUrl === TypeUrl.ClusterLoadAssignment) return clusterNameInHosts(name, hosts);
+      if (typeUrl === TypeUrl.ClusterLoadAssignment) return inHosts(name);
       return (
         typeUrl === TypeUrl.Listener && name.startsWith(SERVER_LISTENER_PREFIX) && this.isGrpc(connection)
       );
@@ -149,6 +150,7 @@ export class PilotXds {
     // Envoy's resources are not named by host, but by type they are: a VirtualService shapes routes and the HTTP
     // filters of outbound listeners (fault, CORS), never clusters or endpoints.
     const routesOnly = scope.outputs.size === 1 && scope.outputs.has('routes') && !scope.inbound;
+    const inHosts = clusterNamesIn(scope.hosts);
     return (connection, typeUrl, name) => {
       if (!this.isGrpc(connection)) {
         return !routesOnly || typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration;
@@ -168,7 +170,7 @@ export class PilotXds {
           return host !== undefined && scope.hosts.has(host);
         }
         default:
-          return clusterNameInHosts(name, scope.hosts);
+          return inHosts(name);
       }
     };
   }
@@ -281,16 +283,30 @@ export class PilotXds {
 
 /** Connections that watch the endpoints of any of `hosts` (or all endpoints). */
 export function watchingHosts(hosts: ReadonlySet<string>): PushScope {
+  const inHosts = clusterNamesIn(hosts);
   return (connection) => {
     const watched = connection.watched(TypeUrl.ClusterLoadAssignment);
     if (!watched) return false;
     if (watched.wildcard) return true;
-    for (const name of watched.names) if (clusterNameInHosts(name, hosts)) return true;
+    for (const name of watched.names) if (inHosts(name)) return true;
     return false;
   };
 }
 
-function clusterNameInHosts(name: string, hosts: ReadonlySet<string>): boolean {
-  const host = parseClusterName(name)?.host;
-  return host !== undefined && hosts.has(host);
+/**
+ * Whether a cluster name is of one of `hosts`, remembered per name: a push asks this of the same few thousand
+ * names for every connection, several times on the way (scope, each type, the generator's names, the client's
+ * versions). One push's filter lives as long as that push, so the memo does too.
+ */
+function clusterNamesIn(hosts: ReadonlySet<string>): (name: string) => boolean {
+  const memo = new Map<string, boolean>();
+  return (name) => {
+    let inHosts = memo.get(name);
+    if (inHosts === undefined) {
+      const host = clusterHost(name);
+      inHosts = host !== undefined && hosts.has(host);
+      memo.set(name, inHosts);
+    }
+    return inHosts;
+  };
 }

@@ -615,6 +615,27 @@ describe('push pipeline', () => {
     expect(triggers.values[0]).toMatchObject({ labels: { type: 'config' }, value: 20 });
   });
 
+  it('sends endpoint-only pushes at once when their debounce is off, and debounces config pushes still', async () => {
+    const h = await start({ debounce: { afterMs: 1000, maxMs: 5000, endpoints: false } });
+    h.snapshot.set(CDS, [clusterEntry('a', 'v0')]);
+    const client = sotw(h);
+    client.send({ node: TEST_NODE, typeUrl: CDS });
+    client.ack(await client.next());
+
+    h.snapshot.set(CDS, [clusterEntry('a', 'v1')]);
+    const endpointAt = Date.now();
+    h.ads.push([CDS], { reason: 'endpoint' });
+    client.ack(await client.next());
+    expect(Date.now() - endpointAt).toBeLessThan(1000);
+
+    h.snapshot.set(CDS, [clusterEntry('a', 'v2')]);
+    const configAt = Date.now();
+    h.ads.push([CDS], { reason: 'config' });
+    const pushed = await client.next();
+    expect(unpackAny(pushed.resources[0], cluster.Cluster).altStatName).toBe('v2');
+    expect(Date.now() - configAt).toBeGreaterThanOrEqual(990);
+  });
+
   it('limits concurrent pushes and merges pushes for a connection that is already queued', async () => {
     let running = 0;
     let maxRunning = 0;

@@ -54,6 +54,10 @@ export interface PushOptions {
 }
 
 const DEFAULT_MAX_CONCURRENT_PUSHES = 100;
+
+function isEndpointOnly(request: PushRequest): boolean {
+  return !request.full && request.reasons.size === 1 && request.reasons.has('endpoint');
+}
 const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /**
@@ -164,7 +168,8 @@ export class AdsServer {
   private request(request: PushRequest): void {
     if (this.closed) return;
     for (const reason of request.reasons.keys()) this.metrics?.pushTriggers.inc({ type: reason });
-    this.debouncer.add(request);
+    if (this.options.debounce?.endpoints === false && isEndpointOnly(request)) this.dispatch(request, 0, 1);
+    else this.debouncer.add(request);
   }
 
   private dispatch(request: PushRequest, debouncedMs: number, merged: number): void {

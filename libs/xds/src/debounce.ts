@@ -3,6 +3,11 @@ export interface DebounceOptions {
   afterMs?: number;
   /** Longest a change waits however busy the stream of changes is. Default 10 s. */
   maxMs?: number;
+  /**
+   * Whether endpoint-only pushes (reason "endpoint", not full) wait for the debounce too. Default true, as
+   * Istio's PILOT_ENABLE_EDS_DEBOUNCE; false sends them at once, unmerged with pending config pushes.
+   */
+  endpoints?: boolean;
 }
 
 export const DEFAULT_DEBOUNCE_AFTER_MS = 100;

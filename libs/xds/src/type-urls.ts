@@ -49,11 +49,10 @@ const PUSH_ORDER = [
   TypeUrl.ExtensionConfig,
 ];
 
+const PUSH_RANK = new Map<string, number>(PUSH_ORDER.map((t, i) => [t, i]));
+
 export function inPushOrder(typeUrls: Iterable<string>): string[] {
-  const rank = (t: string) => {
-    const i = PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
-    return i < 0 ? PUSH_ORDER.length : i;
-  };
+  const rank = (t: string) => PUSH_RANK.get(t) ?? PUSH_ORDER.length;
   // Array.prototype.sort is stable, so unknown types stay in the order given.
   return [...typeUrls].sort((a, b) => rank(a) - rank(b));
 }

@@ -36,10 +36,10 @@ export function contentVersion(resource: Any): string {
  * recognisable and a push that changes nothing for a connection can be skipped.
  */
 export function setVersion(entries: Iterable<{ name: string; version: string }>): string {
-  const pairs = [...entries].map((e) => `${e.name}\0${e.version}`).sort();
-  const hash = createHash('sha256');
-  for (const pair of pairs) hash.update(pair).update('\n');
-  return hash.digest('hex').slice(0, 16);
+  const pairs: string[] = [];
+  for (const e of entries) pairs.push(`${e.name}\0${e.version}\n`);
+  // One update of the joined pairs hashes the same bytes as an update per pair, for one call into the hash.
+  return createHash('sha256').update(pairs.sort().join('')).digest('hex').slice(0, 16);
 }
 
 /** A response nonce: unique per response, never reused across streams or restarts. */

@@ -33,7 +33,7 @@ interface PilotModules {
   AdsServer: new (options: {
     logger: unknown;
     generators: unknown;
-    debounce: { afterMs: number };
+    debounce: { afterMs: number; endpoints: boolean };
     controlPlaneId: string;
   }) => { definition: Service[0]; implementation: Service[1]; close(): void };
   mcpResourceOf(o: { namespace: string; name: string; spec: unknown }): unknown;
@@ -107,7 +107,11 @@ function workloadEntry(i: number, version: string, address: string) {
 }
 
 /** N services as galley would hand them to pilot: ServiceEntry, two WorkloadEntries, DestinationRule, VirtualService. */
-function runPilot(services: number, debounceMs: number, serve: (service: Service) => Promise<number>) {
+function runPilot(
+  services: number,
+  debounce: { afterMs: number; endpoints: boolean },
+  serve: (service: Service) => Promise<number>,
+) {
   const m = pilotModules();
   const res = (o: { namespace: string; name: string; spec: unknown }) => m.mcpResourceOf(o);
   const serviceEntries: unknown[] = [];
@@ -155,7 +159,7 @@ function runPilot(services: number, debounceMs: number, serve: (service: Service
   const server = new m.AdsServer({
     logger: silentLogger,
     generators: xds.xdsGenerators(),
-    debounce: { afterMs: debounceMs },
+    debounce,
     controlPlaneId: 'pilot-bench',
   });
   xds.wire(server);
@@ -204,7 +208,7 @@ function runRaw(serve: (service: Service) => Promise<number>) {
 }
 
 function main(): void {
-  const [mode, servicesArg, debounceArg] = process.argv.slice(2);
+  const [mode, servicesArg, debounceArg, edsDebounceArg] = process.argv.slice(2);
   const server = new Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
   const serve = (service: Service) => {
     server.addService(...service);
@@ -217,7 +221,14 @@ function main(): void {
   let maxRss = process.memoryUsage().rss;
   setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 100).unref();
   const reply = (message: HostReply) => process.send!(message);
-  const pilot = mode === 'pilot' ? runPilot(Number(servicesArg), Number(debounceArg), serve) : undefined;
+  const pilot =
+    mode === 'pilot'
+      ? runPilot(
+          Number(servicesArg),
+          { afterMs: Number(debounceArg), endpoints: edsDebounceArg !== 'false' },
+          serve,
+        )
+      : undefined;
   const raw = mode === 'raw' ? runRaw(serve) : undefined;
   let streams = () => 0;
   if (raw) streams = raw.streams;

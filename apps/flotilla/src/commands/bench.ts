@@ -22,15 +22,21 @@ export function benchCommand(): Command {
     .addOption(new Option('--rounds <r>', 'changes of each kind').default(5).argParser(count(1)))
     .addOption(new Option('--debounce <ms>', "pilot's push debounce").default(100).argParser(count(0)))
     .addOption(
+      new Option('--eds-debounce <true|false>', 'endpoint-only pushes wait for the debounce too')
+        .choices(['true', 'false'])
+        .default('true'),
+    )
+    .addOption(
       new Option('--timeout <seconds>', 'wait for sync and for each change').default(60).argParser(count(1)),
     )
-    .action(async (opts: Record<string, number>) => {
+    .action(async (opts: Record<string, number> & { edsDebounce: string }) => {
       const result = await runPilotLoad({
         services: opts.services,
         proxies: opts.proxies,
         targets: opts.targets,
         rounds: opts.rounds,
         debounceMs: opts.debounce,
+        edsDebounce: opts.edsDebounce === 'true',
         timeoutSeconds: opts.timeout,
         progress: (line) => process.stderr.write(`${line}\n`),
       });
