@@ -23,8 +23,9 @@ describe('flotilla up (the local mesh)', () => {
     expect(Object.keys(endpoints.galley).sort()).toEqual(['grpc', 'metrics']);
     expect(Object.keys(endpoints.pilot).sort()).toEqual(['debug', 'grpc', 'metrics', 'secureXds', 'xds']);
     expect(Object.keys(endpoints.mixer).sort()).toEqual(['grpc', 'metrics', 'prometheus']);
-    expect(Object.keys(endpoints.citadel).sort()).toEqual(['grpc', 'metrics', 'rootCert']);
+    expect(Object.keys(endpoints.citadel).sort()).toEqual(['grpc', 'metrics', 'rootCert', 'trustBundle']);
     expect(endpoints.citadel.rootCert).toBe(`${mesh.stateDir}/citadel/root-cert.pem`);
+    expect(endpoints.citadel.trustBundle).toBe(`${mesh.stateDir}/citadel/trust-bundle.pem`);
     expect(endpoints.galley.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(endpoints.pilot.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   });

@@ -29,7 +29,7 @@ export interface Endpoints {
   galley: { grpc: string; metrics: string };
   pilot: { grpc: string; xds: string; secureXds: string; metrics: string; debug: string };
   mixer: { grpc: string; metrics: string; prometheus: string };
-  citadel: { grpc: string; metrics: string; rootCert: string };
+  citadel: { grpc: string; metrics: string; rootCert: string; trustBundle: string };
 }
 
 /** A `flotilla up` process on free ports, with its output collected. */

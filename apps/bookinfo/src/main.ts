@@ -1,11 +1,11 @@
 // The sample mesh's process (`flotilla up` runs it once the mesh is healthy): the five bookinfo workloads and a
 // traffic loop, all in one process because grpc-js-xds keeps one xDS client per process anyway. Each workload has
 // its own mesh agent and identity and serves mTLS; with --mixer each checks and reports its calls through mixer.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Server } from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import type { MixerClient } from '@flotilla/mixer-client';
+import { TrustBundleFile } from '@flotilla/mesh-agent';
 import type { SecretManager } from '@flotilla/mesh-agent';
 import { Clients, TrafficTally, WORKLOADS, call, startWorkload } from './bookinfo';
 import type { Workload } from './bookinfo';
@@ -71,15 +71,15 @@ function parseSettings(): Settings | string {
     (name) => !values[name as keyof typeof values],
   );
   if (missing.length > 0) return `mTLS needs ${missing.map((m) => `--${m}`).join(', ')} (or --plaintext)`;
-  let rootCertPem: string;
+  let trustBundle: TrustBundleFile;
   try {
-    rootCertPem = readFileSync(values['citadel-root-cert']!, 'utf8');
+    trustBundle = new TrustBundleFile(values['citadel-root-cert']!);
   } catch (err) {
     return `--citadel-root-cert: ${(err as Error).message}`;
   }
   settings.citadel = {
     address: values.citadel!,
-    rootCertPem,
+    trustBundle,
     tokenKeyDir: values['token-key-dir']!,
     serverName: values['citadel-server-name']!,
     ttlSeconds,
@@ -106,6 +106,12 @@ async function startAgents(
     }),
   );
   managers.push(...agents.map((a) => a.manager));
+  // citadel rewrites its trust bundle when its root rotates: every agent then trusts the new bundle and gets a
+  // certificate under the new root at once, instead of at its next rotation. (The watch does not hold the process.)
+  citadel.trustBundle.watch(() => {
+    log(`trust bundle ${citadel.trustBundle.path} changed; rotating every workload certificate`);
+    for (const a of agents) a.manager.rotateNow();
+  });
   process.stdout.write(
     `bookinfo: mTLS certificates from citadel at ${citadel.address} in ${citadel.certDir}: ` +
       `${agents.map((a, i) => `${names[i]} as ${a.spiffeId}`).join(', ')}\n`,

@@ -4,14 +4,14 @@
 import { join } from 'node:path';
 import { readTokenKey, signLocalToken } from '@flotilla/pki';
 import { CertificateFetcher, SecretManager } from '@flotilla/mesh-agent';
-import type { SecretSource, WorkloadSecret } from '@flotilla/mesh-agent';
+import type { SecretSource, TrustBundleFile, WorkloadSecret } from '@flotilla/mesh-agent';
 import { spiffeIdOf } from './mesh-tls';
 
 export interface CitadelSettings {
   /** citadel's gRPC address (TLS), host:port. */
   address: string;
-  /** PEM root(s) that verify citadel and that the workloads trust. */
-  rootCertPem: string;
+  /** The PEM root(s) that verify citadel and that the workloads trust, re-read for every certificate request. */
+  trustBundle: TrustBundleFile;
   /** citadel's state folder, where the local token key is (flotilla up: <state>/citadel). */
   tokenKeyDir: string;
   /** Name citadel's serving certificate is checked against; it names localhost in the local mesh. */
@@ -39,7 +39,7 @@ export function citadelSource(
 ): SecretSource {
   return new CertificateFetcher({
     address: citadel.address,
-    rootCertPem: citadel.rootCertPem,
+    rootCertPem: citadel.trustBundle.read,
     spiffeId: spiffeIdOf(namespace, serviceAccount),
     serverName: citadel.serverName,
     ttlSeconds: citadel.ttlSeconds,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { McpSink } from '@flotilla/mcp';
+import { TrustBundleFile } from '@flotilla/mesh-agent';
 import { GrpcServer, createApp, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
 import type { Logger } from '@flotilla/service-kit';
 import type { Tracing } from '@flotilla/tracing';
@@ -139,6 +140,7 @@ class SecureXds {
   private credentials: SecureXdsCredentials | undefined;
   private server: GrpcServer | undefined;
   private stopped = false;
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     private readonly options: PilotOptions,
@@ -170,9 +172,12 @@ class SecureXds {
 
   private async serve(): Promise<void> {
     const { options } = this;
+    // citadel's trust bundle: re-read for every certificate request, and watched, so that a root rotation (old and
+    // new roots in the bundle) reaches pilot's serving certificate and the roots it checks clients against at once.
+    const trustBundle = new TrustBundleFile(options.citadelRootCert!);
     const credentials = await secureXdsCredentials({
       citadelAddress: options.citadelAddress!,
-      rootCertPem: readFileSync(options.citadelRootCert!, 'utf8'),
+      rootCertPem: trustBundle.read,
       token: () =>
         options.citadelTokenFile !== undefined
           ? readFileSync(options.citadelTokenFile, 'utf8').trim()
@@ -183,6 +188,13 @@ class SecureXds {
     });
     if (this.stopped) return credentials.stop();
     this.credentials = credentials;
+    this.stopWatching = trustBundle.watch(() => {
+      this.logger.info(
+        { file: trustBundle.path },
+        'trust bundle changed; renewing the secure xDS certificate',
+      );
+      credentials.rotateNow();
+    });
     const server = new GrpcServer({
       name: 'secure-xds',
       host: options.host,
@@ -208,6 +220,7 @@ class SecureXds {
 
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.stopWatching?.();
     this.credentials?.stop();
     await this.server?.stop(timeoutMs);
   }

@@ -83,8 +83,8 @@ export class AgentCertificateProvider implements grpc.experimental.CertificatePr
 export interface SecureXdsOptions {
   /** citadel's gRPC address, host:port. */
   citadelAddress: string;
-  /** PEM root(s) that verify citadel, and that client certificates must chain to. */
-  rootCertPem: string;
+  /** PEM root(s) that verify citadel, and that client certificates must chain to; a function is re-read per request. */
+  rootCertPem: string | (() => string);
   /** The bearer token citadel accepts for pilot's identity (service-account token or `flotilla token`). */
   token: () => string | Promise<string>;
   /** Default PILOT_SPIFFE_ID. */
@@ -102,6 +102,8 @@ export interface SecureXdsCredentials {
   credentials: grpc.ServerCredentials;
   /** The serving certificate in use. */
   secret(): WorkloadSecret;
+  /** Gets a new certificate (and with it the current trust bundle) now: the bundle changed. */
+  rotateNow(): void;
   stop(): void;
 }
 
@@ -126,5 +128,10 @@ export async function secureXdsCredentials(options: SecureXdsOptions): Promise<S
   await secrets.start();
   // grpc-js takes the identity provider first (as grpc-js-xds calls it); one provider serves both here.
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
-  return { credentials, secret: () => secrets.secret!, stop: () => secrets.stop() };
+  return {
+    credentials,
+    secret: () => secrets.secret!,
+    rotateNow: () => secrets.rotateNow(),
+    stop: () => secrets.stop(),
+  };
 }

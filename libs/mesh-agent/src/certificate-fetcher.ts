@@ -21,8 +21,11 @@ export interface WorkloadSecret {
 export interface CertificateFetcherOptions {
   /** citadel's gRPC address, host:port. */
   address: string;
-  /** PEM root(s) that verify citadel's serving certificate; also the workload's trust bundle. */
-  rootCertPem: string;
+  /**
+   * PEM root(s) that verify citadel's serving certificate; also the workload's trust bundle. A function is called
+   * for every request, so a bundle file re-read there follows citadel's root rotation (old and new roots).
+   */
+  rootCertPem: string | (() => string);
   /** The identity to ask for, spiffe://<td>/ns/<ns>/sa/<sa>. */
   spiffeId: string;
   /** The bearer token (a Kubernetes service-account token or a `flotilla token`); read on every request. */
@@ -44,17 +47,21 @@ export class CertificateFetcher {
   }
 
   async fetch(): Promise<WorkloadSecret> {
+    const roots = this.options.rootCertPem;
+    const rootPem = typeof roots === 'string' ? roots : roots();
+    if (pemCertificates(rootPem).length === 0) throw new Error('the trust bundle holds no PEM certificate');
     const { keyPem, csrPem } = await createKeyAndCsr(this.options.spiffeId);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${await this.options.token()}`);
     const chain = await this.call(
       { csr: csrPem, validityDuration: this.options.ttlSeconds ?? 0, metadata: {} },
       metadata,
+      rootPem,
     );
     if (chain.length === 0) throw new Error('citadel returned an empty certificate chain');
     const leaf = new X509Certificate(chain[0]);
     const rootFingerprints = new Set(
-      pemCertificates(this.options.rootCertPem).map((p) => new X509Certificate(p).fingerprint256),
+      pemCertificates(rootPem).map((p) => new X509Certificate(p).fingerprint256),
     );
     const last = chain.at(-1)!;
     const withoutRoot =
@@ -64,7 +71,7 @@ export class CertificateFetcher {
     return {
       keyPem,
       chainPem: withoutRoot.map(normalizePem),
-      rootPem: normalizePem(this.options.rootCertPem),
+      rootPem: normalizePem(rootPem),
       fetchedAt: Date.now(),
       notBefore: Date.parse(leaf.validFrom),
       notAfter: Date.parse(leaf.validTo),
@@ -72,13 +79,17 @@ export class CertificateFetcher {
     };
   }
 
-  private call(request: ca.IstioCertificateRequest, metadata: grpc.Metadata): Promise<string[]> {
+  private call(
+    request: ca.IstioCertificateRequest,
+    metadata: grpc.Metadata,
+    rootPem: string,
+  ): Promise<string[]> {
     const channelOptions: grpc.ChannelOptions = this.options.serverName
       ? { 'grpc.ssl_target_name_override': this.options.serverName }
       : {};
     const client = new ca.IstioCertificateServiceClient(
       this.options.address,
-      grpc.credentials.createSsl(Buffer.from(this.options.rootCertPem)),
+      grpc.credentials.createSsl(Buffer.from(rootPem)),
       channelOptions,
     );
     const deadline = Date.now() + (this.options.timeoutMs ?? 10_000);

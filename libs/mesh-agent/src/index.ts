@@ -12,3 +12,4 @@ export {
   secretResource,
 } from './sds-server';
 export type { SdsServerOptions } from './sds-server';
+export { TrustBundleFile } from './trust-bundle';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
@@ -15,6 +15,7 @@ import {
   SECRET_TYPE_URL,
   SdsServer,
   SecretManager,
+  TrustBundleFile,
 } from './index';
 import type { WorkloadSecret } from './index';
 
@@ -100,6 +101,35 @@ describe('CertificateFetcher against a real citadel', () => {
       token: () => 'not-a-token',
     });
     await expect(f.fetch()).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+  });
+
+  it('reads a trust bundle given as a function on every request, and refuses one with no certificate', async () => {
+    // A bundle during root rotation: another root beside citadel's.
+    const otherRoot = openssl([
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
+      ...['-keyout', '/dev/null', '-subj', '/O=other', '-days', '1'],
+    ]);
+    let bundle = rootPem;
+    let reads = 0;
+    const f = new CertificateFetcher({
+      address,
+      rootCertPem: () => {
+        reads += 1;
+        return bundle;
+      },
+      spiffeId: ALICE,
+      serverName: 'localhost',
+      token: () =>
+        signLocalToken(loadOrCreateTokenKey(stateDir), { namespace: 'default', serviceAccount: 'alice' }),
+    });
+    expect((await firstFetch(f)).rootPem).toBe(rootPem);
+    bundle = `${otherRoot}${rootPem}`;
+    const rotated = await f.fetch();
+    expect(rotated.rootPem).toBe(bundle);
+    expect(rotated.chainPem.some((pem) => pem.includes(otherRoot.trim()))).toBe(false);
+    expect(reads).toBeGreaterThanOrEqual(2);
+    bundle = 'not a certificate';
+    await expect(f.fetch()).rejects.toThrow('the trust bundle holds no PEM certificate');
   });
 });
 
@@ -192,6 +222,31 @@ describe('SecretManager and SdsServer with a 10 s certificate', () => {
   }, 30_000);
 });
 
+describe('TrustBundleFile', () => {
+  it('re-reads the file and reports a changed bundle once, however it was replaced', async () => {
+    const dir = tempDir('flotilla-trust-bundle-');
+    const path = join(dir, 'trust-bundle.pem');
+    writeFileSync(path, 'root-1\n');
+    const file = new TrustBundleFile(path, 20);
+    const seen: string[] = [];
+    const stop = file.watch((pem) => seen.push(pem));
+    try {
+      // Replaced by rename, as citadel and the mesh agent write files.
+      writeFileSync(`${path}.tmp`, 'root-1\nroot-2\n');
+      renameSync(`${path}.tmp`, path);
+      await waitFor('the changed bundle', () => seen.length === 1, 5000, 20);
+      expect(seen).toEqual(['root-1\nroot-2\n']);
+      expect(file.read()).toBe('root-1\nroot-2\n');
+      // Rewritten with the same contents: nothing to report.
+      writeFileSync(path, 'root-1\nroot-2\n');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toHaveLength(1);
+    } finally {
+      stop();
+    }
+  });
+});
+
 describe('SecretManager timing (fake source)', () => {
   const secret = (fetchedAt: number, lifetimeMs: number): WorkloadSecret => ({
     keyPem: 'k',
@@ -239,6 +294,32 @@ describe('SecretManager timing (fake source)', () => {
       await jest.advanceTimersByTimeAsync(1);
       expect(fetch).toHaveBeenCalledTimes(6);
       manager.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it("rotates at once when asked (a new trust bundle), then on the new certificate's schedule", async () => {
+    jest.useFakeTimers();
+    try {
+      const fetch = jest.fn(async () => secret(Date.now(), 3600_000));
+      const manager = new SecretManager({ source: { fetch }, random: () => 0.5 });
+      const first = manager.start();
+      await jest.advanceTimersByTimeAsync(0);
+      await first;
+      expect(fetch).toHaveBeenCalledTimes(1);
+      await jest.advanceTimersByTimeAsync(60_000);
+      manager.rotateNow();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(fetch).toHaveBeenCalledTimes(2);
+      await jest.advanceTimersByTimeAsync(1800_000 - 1);
+      expect(fetch).toHaveBeenCalledTimes(2);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(fetch).toHaveBeenCalledTimes(3);
+      manager.stop();
+      manager.rotateNow();
+      await jest.advanceTimersByTimeAsync(3600_000);
+      expect(fetch).toHaveBeenCalledTimes(3);
     } finally {
       jest.useRealTimers();
     }

@@ -47,6 +47,7 @@ export class SecretManager extends EventEmitter<SecretManagerEvents> {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
+  private fetching = false;
   private firstSecret: Promise<WorkloadSecret>;
   private resolveFirst!: (secret: WorkloadSecret) => void;
 
@@ -65,6 +66,15 @@ export class SecretManager extends EventEmitter<SecretManagerEvents> {
     this.stopped = false;
     this.schedule(0);
     return this.firstSecret;
+  }
+
+  /**
+   * Fetches a new certificate now instead of at its rotation time (the trust bundle changed, say); a fetch
+   * already under way is not doubled.
+   */
+  rotateNow(): void {
+    if (this.stopped || this.fetching) return;
+    this.schedule(0);
   }
 
   stop(): void {
@@ -98,6 +108,7 @@ export class SecretManager extends EventEmitter<SecretManagerEvents> {
   private async refresh(): Promise<void> {
     this.timer = undefined;
     let secret: WorkloadSecret;
+    this.fetching = true;
     try {
       secret = await this.options.source.fetch();
       if (this.options.outputDir) await writeFiles(this.options.outputDir, secret);
@@ -108,6 +119,8 @@ export class SecretManager extends EventEmitter<SecretManagerEvents> {
       this.schedule(retryInMs);
       this.emit('fetchError', err as Error, retryInMs);
       return;
+    } finally {
+      this.fetching = false;
     }
     if (this.stopped) return;
     this.failures = 0;

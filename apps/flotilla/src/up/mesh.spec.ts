@@ -35,6 +35,7 @@ describe('local mesh layout', () => {
         grpc: '127.0.0.1:8060',
         metrics: 'http://127.0.0.1:15016/metrics',
         rootCert: '/state/citadel/root-cert.pem',
+        trustBundle: '/state/citadel/trust-bundle.pem',
       },
     });
   });
@@ -61,7 +62,7 @@ describe('sample workloads', () => {
   it('get pilot for routing, citadel and its token key for their agents, and mixer for policy', () => {
     expect(sampleArgs(settings)).toEqual([
       ...['--xds', '127.0.0.1:15010'],
-      ...['--citadel', '127.0.0.1:8060', '--citadel-root-cert', '/state/citadel/root-cert.pem'],
+      ...['--citadel', '127.0.0.1:8060', '--citadel-root-cert', '/state/citadel/trust-bundle.pem'],
       ...['--token-key-dir', '/state/citadel'],
       ...['--cert-dir', '/state/bookinfo'],
       ...['--mixer', '127.0.0.1:9091'],

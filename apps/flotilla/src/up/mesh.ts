@@ -66,6 +66,11 @@ export function rootCertPath(settings: MeshSettings): string {
   return join(citadelStateDir(settings), 'root-cert.pem');
 }
 
+/** citadel's trust bundle: its root, and during a root rotation the old and new roots. Agents follow this file. */
+export function trustBundlePath(settings: MeshSettings): string {
+  return join(citadelStateDir(settings), 'trust-bundle.pem');
+}
+
 /** The four apps with the flags that place them on the mesh's host, ports and state folder. */
 export function meshComponents(settings: MeshSettings): MeshComponent[] {
   const { host, ports, logLevel } = settings;
@@ -101,7 +106,7 @@ export function meshComponents(settings: MeshSettings): MeshComponent[] {
         '--citadel-address',
         `${host}:${ports.citadelGrpc}`,
         '--citadel-root-cert',
-        rootCertPath(settings),
+        trustBundlePath(settings),
         '--citadel-token-key-dir',
         citadelStateDir(settings),
       ],
@@ -162,6 +167,7 @@ export function endpointsOf(settings: MeshSettings) {
       grpc: addr('citadelGrpc'),
       metrics: metrics('citadelMonitoring'),
       rootCert: rootCertPath(settings),
+      trustBundle: trustBundlePath(settings),
     },
   };
 }
@@ -174,7 +180,7 @@ export function sampleArgs(settings: MeshSettings): string[] {
   const endpoints = endpointsOf(settings);
   return [
     ...['--xds', endpoints.pilot.xds],
-    ...['--citadel', endpoints.citadel.grpc, '--citadel-root-cert', endpoints.citadel.rootCert],
+    ...['--citadel', endpoints.citadel.grpc, '--citadel-root-cert', endpoints.citadel.trustBundle],
     ...['--token-key-dir', citadelStateDir(settings)],
     ...['--cert-dir', join(resolve(settings.stateDir), 'bookinfo')],
     ...['--mixer', endpoints.mixer.grpc],
