@@ -1,8 +1,14 @@
 // Shared Jest settings: TypeScript through @swc/jest (no type-checking here; `typecheck` targets do that), and
 // workspace libraries resolved to their sources through the "@flotilla/source" export condition.
-// @kubernetes/client-node 1.x and some of its dependencies are ES modules, which Jest's CommonJS runtime cannot
-// require on Node 20: they are compiled to CommonJS like our sources.
-const ESM_PACKAGES = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
+// @kubernetes/client-node 1.x and some of its dependencies, and @marcbachmann/cel-js (mixer's expressions), are ES
+// modules, which Jest's CommonJS runtime cannot require on Node 20: they are compiled to CommonJS like our sources.
+const ESM_PACKAGES = [
+  '@kubernetes/client-node',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
+  '@marcbachmann/cel-js',
+];
 
 module.exports = {
   testEnvironment: 'node',

@@ -395,13 +395,7 @@ export class MixerRuntime {
       ctx.refs?.attribute('destination.namespace', ns !== undefined);
       if (ns !== rule.namespace) return false;
     }
-    if (!rule.match) return true;
-    try {
-      return rule.match.evaluate(ctx) === true;
-    } catch (err) {
-      if (err instanceof EvalError) return false;
-      throw err;
-    }
+    return rule.match ? rule.match.isTrue(ctx) : true;
   }
 
   private buildInstance(inst: CompiledInstance, ctx: EvalContext): Record<string, unknown> | undefined {
