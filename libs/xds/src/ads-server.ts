@@ -134,6 +134,11 @@ export class AdsServer {
     );
   }
 
+  /** Resolves once no push is waiting or running (pushes still in their debounce are not waited for). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
   /** Dispatches any debounced push now and waits until every queued push has been sent. */
   async settle(): Promise<void> {
     this.debouncer.flush();

@@ -272,7 +272,9 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
 
   protected recordAck(state: TypeState, version: string, nonce: string): void {
     state.acked = { version, nonce, at: new Date() };
-    this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce }, 'ACK');
+    // Per ACK, on every connection: skip building the log record unless debug logging is on.
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce }, 'ACK');
   }
 
   protected recordNack(state: TypeState, version: string, nonce: string, detail: rpcStatus.Status): void {

@@ -102,7 +102,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
     if (updated.length === 0 && removed.length === 0 && !force) return true;
     for (const r of updated) state.clientVersions.set(r.name, r.version);
     for (const name of removed) state.clientVersions.delete(name);
-    const version = setVersion([...state.clientVersions].map(([name, v]) => ({ name, version: v })));
+    const version = setVersion(state.clientVersions);
     const nonce = newNonce();
     let bytes = 0;
     for (const r of updated) bytes += r.resource.value.length;

@@ -87,7 +87,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       }
       for (const r of resources) state.clientVersions.set(r.name, r.version);
       // The version of everything the client now holds, as a full response would have it.
-      version = setVersion([...state.clientVersions].map(([name, v]) => ({ name, version: v })));
+      version = setVersion(state.clientVersions);
     } else {
       resources = await this.generate(state, push);
       if (!resources) return false;
@@ -113,10 +113,11 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     }
     await this.send(response, state.typeUrl);
     this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
-    this.log.debug(
-      { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
-      'sent',
-    );
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
+        'sent',
+      );
     return true;
   }
 }

@@ -49,10 +49,12 @@ const PUSH_ORDER = [
   TypeUrl.ExtensionConfig,
 ];
 
-const PUSH_RANK = new Map<string, number>(PUSH_ORDER.map((t, i) => [t, i]));
+const PUSH_RANKED: ReadonlySet<string> = new Set(PUSH_ORDER);
 
 export function inPushOrder(typeUrls: Iterable<string>): string[] {
-  const rank = (t: string) => PUSH_RANK.get(t) ?? PUSH_ORDER.length;
-  // Array.prototype.sort is stable, so unknown types stay in the order given.
-  return [...typeUrls].sort((a, b) => rank(a) - rank(b));
+  const given = new Set(typeUrls);
+  const ordered: string[] = [];
+  for (const t of PUSH_ORDER) if (given.has(t)) ordered.push(t);
+  for (const t of given) if (!PUSH_RANKED.has(t)) ordered.push(t);
+  return ordered;
 }

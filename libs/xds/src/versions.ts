@@ -31,13 +31,18 @@ export function contentVersion(resource: Any): string {
 }
 
 /**
- * The version of a set of named resources: a hash of the sorted (name, version) pairs. Equal sets have equal
+ * The version of a set of named resources (or a map of name to version): a hash of the sorted (name, version) pairs. Equal sets have equal
  * versions on every connection and every server, so a reconnecting client that already holds the set is
  * recognisable and a push that changes nothing for a connection can be skipped.
  */
-export function setVersion(entries: Iterable<{ name: string; version: string }>): string {
+export function setVersion(
+  entries: Iterable<{ name: string; version: string }> | ReadonlyMap<string, string>,
+): string {
   const pairs: string[] = [];
-  for (const e of entries) pairs.push(`${e.name}\0${e.version}\n`);
+  if (entries instanceof Map) for (const [name, version] of entries) pairs.push(`${name}\0${version}\n`);
+  else
+    for (const e of entries as Iterable<{ name: string; version: string }>)
+      pairs.push(`${e.name}\0${e.version}\n`);
   // One update of the joined pairs hashes the same bytes as an update per pair, for one call into the hash.
   return createHash('sha256').update(pairs.sort().join('')).digest('hex').slice(0, 16);
 }

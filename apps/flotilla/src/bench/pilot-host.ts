@@ -4,6 +4,7 @@
 // loaded from apps/pilot/dist, as `flotilla up` runs pilot from there, and typed here by what this file uses.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { ads, discovery } from '@flotilla/proto';
@@ -17,7 +18,14 @@ export type HostRequest =
 export type HostReply =
   | { type: 'ready'; port: number }
   | { type: 'done' }
-  | { type: 'stats'; rss: number; maxRss: number; streams: number };
+  | {
+      type: 'stats';
+      rss: number;
+      maxRss: number;
+      streams: number;
+      /** For each push since the last stats: ms from its dispatch (the debounce's end) to its last write. */
+      sendMs: number[];
+    };
 
 type Service = Parameters<Server['addService']>;
 
@@ -35,7 +43,7 @@ interface PilotModules {
     generators: unknown;
     debounce: { afterMs: number; endpoints: boolean };
     controlPlaneId: string;
-  }) => { definition: Service[0]; implementation: Service[1]; close(): void };
+  }) => { definition: Service[0]; implementation: Service[1]; idle(): Promise<void>; close(): void };
   mcpResourceOf(o: { namespace: string; name: string; spec: unknown }): unknown;
 }
 
@@ -52,13 +60,16 @@ function pilotModules(): PilotModules {
 }
 
 const noop = (): undefined => undefined;
+/** Called with the message of every info log (the ADS server logs "push" as it dispatches one). */
+let onInfo: (message: string) => void = noop;
 const silentLogger: Record<string, unknown> = {
   trace: noop,
   debug: noop,
-  info: noop,
+  info: (_fields: unknown, message: string) => onInfo(message),
   warn: noop,
   error: noop,
   fatal: noop,
+  isLevelEnabled: () => false,
 };
 silentLogger.child = () => silentLogger;
 
@@ -163,7 +174,14 @@ function runPilot(
     controlPlaneId: 'pilot-bench',
   });
   xds.wire(server);
+  const sendMs: number[] = [];
+  onInfo = (message) => {
+    if (message !== 'push') return;
+    const dispatchedAt = performance.now();
+    void server.idle().then(() => sendMs.push(performance.now() - dispatchedAt));
+  };
   return {
+    sendMs,
     port: serve([server.definition, server.implementation]),
     // Galley sends a changed collection whole, so a change replaces the whole collection here too.
     change(what: 'vs' | 'endpoint', round: number): void {
@@ -242,7 +260,7 @@ function main(): void {
     } else {
       const rss = process.memoryUsage().rss;
       maxRss = Math.max(maxRss, rss);
-      reply({ type: 'stats', rss, maxRss, streams: streams() });
+      reply({ type: 'stats', rss, maxRss, streams: streams(), sendMs: pilot?.sendMs.splice(0) ?? [] });
     }
   });
   process.on('disconnect', () => {

@@ -55,14 +55,32 @@ export function clusterName(host: string, port: number, subset = '', direction =
   return `${direction}|${port}|${subset}|${host}`;
 }
 
-export function parseClusterName(
-  name: string,
-): { direction: string; port: number; subset: string; host: string } | undefined {
+export interface ParsedClusterName {
+  readonly direction: string;
+  readonly port: number;
+  readonly subset: string;
+  readonly host: string;
+}
+
+/**
+ * Parsed cluster names, shared: every proxy's push parses the same few thousand names again. Cleared whole when
+ * it grows past its bound (names of services long gone would otherwise stay).
+ */
+const parsedClusterNames = new Map<string, ParsedClusterName | null>();
+const PARSED_CLUSTER_NAMES_MAX = 100_000;
+
+export function parseClusterName(name: string): ParsedClusterName | undefined {
+  const known = parsedClusterNames.get(name);
+  if (known !== undefined) return known ?? undefined;
   const parts = name.split('|');
-  if (parts.length !== 4) return undefined;
-  const port = Number(parts[1]);
-  if (!Number.isInteger(port) || port <= 0 || !parts[3]) return undefined;
-  return { direction: parts[0], port, subset: parts[2], host: parts[3] };
+  const port = parts.length === 4 ? Number(parts[1]) : NaN;
+  const parsed =
+    Number.isInteger(port) && port > 0 && parts[3]
+      ? { direction: parts[0], port, subset: parts[2], host: parts[3] }
+      : null;
+  if (parsedClusterNames.size >= PARSED_CLUSTER_NAMES_MAX) parsedClusterNames.clear();
+  parsedClusterNames.set(name, parsed);
+  return parsed ?? undefined;
 }
 
 /**
