@@ -1,9 +1,11 @@
 // Citadel's issuance path: turning a CSR into a signed SPIFFE workload certificate.
 //  1. On one core, in process: raw crypto.sign (the baseline), raw verify+sign (the floor for CSR → certificate),
 //     Flotilla's fast path (native CSR check, DER template, native signing) and the naive path (@peculiar/x509
-//     parse, verify and build per certificate), all measured in this run.
+//     parse, verify and build per certificate), all measured in this run; and the V8 heap bytes one call
+//     allocates (not a timing).
 //  2. Over gRPC: CreateCertificate at a fixed offered rate against a real citadel process, reporting latency
-//     percentiles. Run with `npx nx run bench:citadel`.
+//     percentiles and citadel's garbage collections during the run (--trace-gc-nvp). Run with
+//     `npx nx run bench:citadel`.
 import { execFileSync, spawn } from 'node:child_process';
 import {
   X509Certificate,
@@ -14,7 +16,10 @@ import {
   verify,
 } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import * as grpc from '@grpc/grpc-js';
 import {
   CertificateAuthority,
@@ -119,6 +124,11 @@ async function inProcess(): Promise<void> {
     ratio: naiveRate / results[0].opsPerSecond,
   });
 
+  const rawBytes = heapBytesPerCall(
+    () => verify('sha256', tbs, workload.publicKey, csrSignature) && sign('sha256', tbs, caKey),
+  );
+  const fastBytes = heapBytesPerCall(() => ca.issueWorkloadSync(csrDer, ID, 0));
+
   results.push(await softHsm(csrDer, results[0].opsPerSecond));
   console.log(formatResults('Citadel issuance, one core, in process (P-256 CA and workload keys)', results));
   const fast = results.find((r) => r.name.startsWith('fast path'))!;
@@ -126,6 +136,30 @@ async function inProcess(): Promise<void> {
     `  fast path vs naive: ${(fast.opsPerSecond / naiveRate).toFixed(1)}×; ` +
       `fast path vs raw verify+sign: ${(fast.opsPerSecond / results[1].opsPerSecond).toFixed(2)}×`,
   );
+  console.log(
+    `  V8 heap allocated per call: raw verify + sign ${rawBytes} B, fast path ${fastBytes} B ` +
+      `(every byte is young-generation garbage the process scavenges)`,
+  );
+}
+
+/**
+ * Bytes allocated on the V8 heap per call of `run`, the median over batches during which no scavenge ran (the
+ * young generation's used size only grows between scavenges). Not a timing: it does not depend on machine load.
+ */
+function heapBytesPerCall(run: () => unknown, batch = 50): number {
+  const newSpaceUsed = () =>
+    getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+  for (let i = 0; i < 2000; i++) run(); // optimised code allocates less than the interpreter
+  const samples: number[] = [];
+  for (let attempt = 0; attempt < 200 && samples.length < 21; attempt++) {
+    const young = newSpaceUsed();
+    const before = getHeapStatistics().used_heap_size;
+    for (let i = 0; i < batch; i++) run();
+    const after = getHeapStatistics().used_heap_size;
+    if (newSpaceUsed() >= young) samples.push((after - before) / batch);
+  }
+  samples.sort((a, b) => a - b);
+  return Math.round(samples[samples.length >> 1]);
 }
 
 /**
@@ -179,7 +213,39 @@ async function softHsm(csrDer: Buffer, baseline: number) {
   return { name: 'fast path, CA key in SoftHSM2', opsPerSecond: rate, ratio: rate / baseline };
 }
 
-function percentile(sorted: number[], p: number): number {
+/** Citadel's --trace-gc-nvp lines while the offered load runs; anything else it prints is passed through. */
+class GcLog {
+  measuring = false;
+  private readonly scavenges: { pause: number; survivedKb: number }[] = [];
+  private readonly markCompactPauses: number[] = [];
+
+  add(line: string): void {
+    const kind = /\bgc=(\w+)/.exec(line)?.[1];
+    if (!kind) {
+      console.log(line);
+      return;
+    }
+    if (!this.measuring) return;
+    const field = (name: string) => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
+    if (kind === 's')
+      this.scavenges.push({ pause: field('pause'), survivedKb: field('new_space_survived') / 1024 });
+    else this.markCompactPauses.push(field('pause'));
+  }
+
+  summary(calls: number): string {
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
+    const pauses = this.scavenges.map((s) => s.pause);
+    return (
+      `${this.scavenges.length} scavenges (${((1000 * this.scavenges.length) / calls).toFixed(1)} per 1,000 calls), ` +
+      `pause median ${median(pauses).toFixed(1)} ms, max ${Math.max(...pauses).toFixed(1)} ms, ` +
+      `survivors median ${median(this.scavenges.map((s) => s.survivedKb)).toFixed(0)} KB; ` +
+      `${this.markCompactPauses.length} mark-compacts` +
+      (this.markCompactPauses.length ? `, longest ${Math.max(...this.markCompactPauses).toFixed(1)} ms` : '')
+    );
+  }
+}
+
+function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
@@ -192,6 +258,8 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
     [
       // e.g. CITADEL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server
       ...(process.env.CITADEL_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      // One line per garbage collection on stdout, summarised below: pauses are the tail's usual suspect.
+      '--trace-gc-nvp',
       join(__dirname, '..', '..', 'apps', 'citadel', 'dist', 'main.js'),
       '--state-dir',
       dir,
@@ -204,8 +272,10 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OTEL_SDK_DISABLED: 'true' } },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OTEL_SDK_DISABLED: 'true' } },
   );
+  const gc = new GcLog();
+  createInterface({ input: child.stdout! }).on('line', (line) => gc.add(line));
   try {
     await waitFor(
       'citadel to be ready',
@@ -217,28 +287,43 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
       grpc.credentials.createSsl(readFileSync(join(dir, 'trust-bundle.pem'))),
       { 'grpc.ssl_target_name_override': 'localhost' },
     );
-    const csr = opensslCsr(dir, 'bench', { uris: [ID] });
+    const request = { csr: opensslCsr(dir, 'bench', { uris: [ID] }), validityDuration: 0, metadata: {} };
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     const call = () =>
-      new Promise<number>((resolve, reject) => {
-        const t0 = process.hrtime.bigint();
-        client.createCertificate({ csr, validityDuration: 0, metadata: {} }, metadata, (err) =>
-          err ? reject(err) : resolve(Number(process.hrtime.bigint() - t0) / 1e6),
-        );
-      });
+      new Promise<void>((resolve, reject) =>
+        client.createCertificate(request, metadata, (err) => (err ? reject(err) : resolve())),
+      );
     for (let i = 0; i < 200; i++) await call(); // warm-up (TLS session, JIT)
-    // Open loop: requests are sent on schedule whether or not earlier ones have answered.
+    // Open loop: requests are sent on schedule whether or not earlier ones have answered. Each latency goes
+    // into a preallocated array: keeping a promise per call alive until the end made the client's own
+    // scavenges copy megabytes of them (7 ms pauses, in the client's percentiles) on the cores citadel uses.
     const total = rate * seconds;
-    const latencies: Promise<number>[] = [];
+    const latencies = new Float64Array(total);
+    let answered = 0;
+    let failure: Error | undefined;
+    let allAnswered!: () => void;
+    const finished = new Promise<void>((resolve) => (allAnswered = resolve));
+    const send = (i: number) => {
+      const t0 = performance.now();
+      client.createCertificate(request, metadata, (err) => {
+        latencies[i] = performance.now() - t0;
+        failure ??= err ?? undefined;
+        if (++answered === total) allAnswered();
+      });
+    };
     const start = Date.now();
+    gc.measuring = true;
     for (let i = 0; i < total; i++) {
       const due = start + (i * 1000) / rate;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      latencies.push(call());
+      send(i);
     }
-    const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
+    await finished;
+    gc.measuring = false;
+    if (failure) throw failure;
+    const sorted = latencies.sort();
     const elapsed = (Date.now() - start) / 1000;
     client.close();
     // Citadel's own histogram: time from the call reaching the handler to the answer (no client queueing).
@@ -257,9 +342,11 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
       `\nCreateCertificate over gRPC+TLS to a citadel process, offered ${rate}/s for ${seconds}s ` +
         `(${Math.round(total / elapsed)}/s achieved):\n` +
         `  p50 ${percentile(sorted, 50).toFixed(2)} ms  p90 ${percentile(sorted, 90).toFixed(2)} ms  ` +
-        `p99 ${percentile(sorted, 99).toFixed(2)} ms  max ${sorted[sorted.length - 1].toFixed(2)} ms (client-side)\n` +
+        `p99 ${percentile(sorted, 99).toFixed(2)} ms  max ${sorted[sorted.length - 1].toFixed(2)} ms (client-side; ` +
+        `load average ${loadavg()[0].toFixed(2)})\n` +
         `  server-side (citadel's histogram, ${served} calls incl. warm-up): ` +
-        `${((100 * bucket('0.002')) / served).toFixed(1)}% ≤ 2 ms, ${((100 * bucket('0.01')) / served).toFixed(2)}% ≤ 10 ms`,
+        `${((100 * bucket('0.002')) / served).toFixed(1)}% ≤ 2 ms, ${((100 * bucket('0.01')) / served).toFixed(2)}% ≤ 10 ms\n` +
+        `  citadel's GC during the run: ${gc.summary(total)}`,
     );
   } finally {
     child.kill('SIGTERM');

@@ -53,17 +53,18 @@ export async function authenticate(
   authenticators: readonly Authenticator[],
   credentials: Credentials,
 ): Promise<Caller> {
-  const failures: CaError[] = [];
+  // Built only when an authenticator fails: this runs for every certificate, and most calls succeed at once.
+  let failures: CaError[] | undefined;
   for (const a of authenticators) {
     if (!a.applies(credentials)) continue;
     try {
       return { identity: await a.authenticate(credentials), by: a.name };
     } catch (err) {
       if (!(err instanceof CaError)) throw err;
-      failures.push(new CaError(err.kind, `${a.name}: ${err.message}`, { cause: err }));
+      (failures ??= []).push(new CaError(err.kind, `${a.name}: ${err.message}`, { cause: err }));
     }
   }
-  if (failures.length === 0) {
+  if (!failures) {
     throw new CaError(
       'unauthenticated',
       'no credential: send "authorization: Bearer <token>" metadata or a client certificate issued by this CA',

@@ -1,4 +1,4 @@
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { createPublicKey, randomFillSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CaError } from './ca-error';
@@ -7,15 +7,18 @@ import type { ParsedCertificate } from './certificate';
 import { verifyWorkloadCsr } from './csr';
 import {
   TRUE,
+  Tag,
   bitString,
   derToPem,
   explicit,
   octetString,
   oid,
   seq,
-  time,
+  timeSize,
   tlv,
-  unsignedInteger,
+  tlvSize,
+  writeHeader,
+  writeTime,
 } from './der';
 import { OID } from './oids';
 import type { Signer } from './signer';
@@ -59,16 +62,45 @@ export interface IssuedCertificate {
 const DEFAULT_CLOCK_SKEW_MS = 2 * 60 * 1000;
 const EMPTY_NAME = Buffer.from([0x30, 0x00]);
 const VERSION_3 = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02]);
+/** The start of the SubjectAltName extension up to its extnValue: id and critical. */
+const SAN_ID_CRITICAL = Buffer.concat([oid(OID.subjectAltName), TRUE]);
 
 function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical ? seq(oid(id), TRUE, octetString(value)) : seq(oid(id), octetString(value));
 }
 
-/** A random positive 16-byte serial (126 random bits; RFC 5280 allows up to 20 octets). */
-function newSerial(): Buffer {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] & 0x3f) | 0x40;
-  return bytes;
+const SERIAL_BYTES = 16;
+/**
+ * Serial randomness, drawn for 256 serials at a time: one OpenSSL call, and one native object left for the
+ * garbage collector to free, per 256 certificates instead of per certificate.
+ */
+const serialPool = Buffer.alloc(256 * SERIAL_BYTES);
+let serialPoolUsed = serialPool.length;
+
+/**
+ * Writes a random positive 16-byte serial (126 random bits; RFC 5280 allows up to 20 octets) as an INTEGER at
+ * `offset`; returns the offset after it. The first byte is 0x40–0x7f, so the INTEGER needs no sign byte.
+ */
+function writeSerial(out: Buffer, offset: number): number {
+  if (serialPoolUsed === serialPool.length) {
+    randomFillSync(serialPool);
+    serialPoolUsed = 0;
+  }
+  offset = writeHeader(out, offset, Tag.INTEGER, SERIAL_BYTES);
+  serialPool.copy(out, offset, serialPoolUsed, serialPoolUsed + SERIAL_BYTES);
+  serialPoolUsed += SERIAL_BYTES;
+  out[offset] = (out[offset] & 0x3f) | 0x40;
+  return offset + SERIAL_BYTES;
+}
+
+const copyInto = (out: Buffer, offset: number, bytes: Buffer) => offset + bytes.copy(out, offset);
+
+interface PreparedCertificate {
+  tbs: Buffer;
+  /** Where the serial's 16 bytes are in `tbs`. */
+  serialAt: number;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 function formatTtl(ms: number): string {
@@ -208,47 +240,95 @@ export class CertificateAuthority {
       format: 'der',
       type: 'spki',
     });
-    const prepared = this.prepare(spki, seq(...generalNames), lifetimeMs, 'server');
+    const prepared = this.prepare(spki, Buffer.concat(generalNames), lifetimeMs, 'server');
     return this.finish(prepared, await this.material.signer.sign(prepared.tbs));
   }
 
-  private prepareWorkload(csrDer: Buffer, callerId: string, ttlSeconds: number) {
+  private prepareWorkload(csrDer: Buffer, callerId: string, ttlSeconds: number): PreparedCertificate {
     const ttlMs = this.ttlMsFor(ttlSeconds);
     const csr = verifyWorkloadCsr(csrDer, callerId, this.trustDomain);
-    return this.prepare(csr.spki, seq(tlv(0x86, Buffer.from(callerId, 'latin1'))), ttlMs, 'workload');
+    return this.prepare(csr.spki, callerId, ttlMs, 'workload');
   }
 
-  private prepare(spki: Buffer, generalNames: Buffer, ttlMs: number, profile: Profile) {
+  /**
+   * The TBSCertificate, written in one pass into one buffer: the pre-encoded parts are copied and only the
+   * serial, validity, key and SAN are encoded. `names` is the contents of the SAN's GeneralNames, or a string
+   * for a single URI (a workload's SPIFFE ID, which verifyWorkloadCsr has checked is ASCII).
+   */
+  private prepare(
+    spki: Buffer,
+    names: Buffer | string,
+    ttlMs: number,
+    profile: Profile,
+  ): PreparedCertificate {
     const now = this.now();
     const notBefore = new Date(Math.floor((now - this.clockSkewMs) / 1000) * 1000);
     const notAfter = new Date(
       Math.min(Math.floor((now + ttlMs) / 1000) * 1000, this.signingCertificate.notAfter.getTime()),
     );
-    const serial = newSerial();
-    // An empty subject makes the SAN the only name, so it must be critical (RFC 5280 §4.2.1.6).
-    const san = extension(OID.subjectAltName, true, generalNames);
     const algorithm = this.material.signer.algorithmIdentifier;
-    const tbs = seq(
-      VERSION_3,
-      unsignedInteger(serial),
-      algorithm,
-      this.signingCertificate.subject,
-      seq(time(notBefore), time(notAfter)),
-      EMPTY_NAME,
-      spki,
-      explicit(3, seq(this.fixedExtensions[profile], san)),
-    );
-    return { tbs, serial, notBefore, notAfter };
+    const issuer = this.signingCertificate.subject;
+    const fixedExtensions = this.fixedExtensions[profile];
+    const namesLength = typeof names === 'string' ? tlvSize(names.length) : names.length;
+    const sanValueLength = tlvSize(namesLength);
+    const sanLength = SAN_ID_CRITICAL.length + tlvSize(sanValueLength);
+    const extensionsLength = fixedExtensions.length + tlvSize(sanLength);
+    const validityLength = timeSize(notBefore) + timeSize(notAfter);
+    const tbsLength =
+      VERSION_3.length +
+      tlvSize(SERIAL_BYTES) +
+      algorithm.length +
+      issuer.length +
+      tlvSize(validityLength) +
+      EMPTY_NAME.length +
+      spki.length +
+      tlvSize(tlvSize(extensionsLength));
+
+    const tbs = Buffer.allocUnsafe(tlvSize(tbsLength));
+    let o = writeHeader(tbs, 0, Tag.SEQUENCE, tbsLength);
+    o = copyInto(tbs, o, VERSION_3);
+    const serialAt = o + 2;
+    o = writeSerial(tbs, o);
+    o = copyInto(tbs, o, algorithm);
+    o = copyInto(tbs, o, issuer);
+    o = writeHeader(tbs, o, Tag.SEQUENCE, validityLength);
+    o = writeTime(tbs, o, notBefore);
+    o = writeTime(tbs, o, notAfter);
+    o = copyInto(tbs, o, EMPTY_NAME);
+    o = copyInto(tbs, o, spki);
+    o = writeHeader(tbs, o, 0xa3, tlvSize(extensionsLength)); // extensions [3] EXPLICIT
+    o = writeHeader(tbs, o, Tag.SEQUENCE, extensionsLength);
+    o = copyInto(tbs, o, fixedExtensions);
+    // An empty subject makes the SAN the only name, so it must be critical (RFC 5280 §4.2.1.6).
+    o = writeHeader(tbs, o, Tag.SEQUENCE, sanLength);
+    o = copyInto(tbs, o, SAN_ID_CRITICAL);
+    o = writeHeader(tbs, o, Tag.OCTET_STRING, sanValueLength);
+    o = writeHeader(tbs, o, Tag.SEQUENCE, namesLength);
+    if (typeof names === 'string') {
+      o = writeHeader(tbs, o, 0x86, names.length); // uniformResourceIdentifier [6]
+      o += tbs.write(names, o, 'latin1');
+    } else {
+      o = copyInto(tbs, o, names);
+    }
+    if (o !== tbs.length) throw new Error(`wrote ${o} bytes of a ${tbs.length}-byte TBSCertificate`);
+    return { tbs, serialAt, notBefore, notAfter };
   }
 
-  private finish(
-    prepared: { tbs: Buffer; serial: Buffer; notBefore: Date; notAfter: Date },
-    signature: Buffer,
-  ): IssuedCertificate {
-    const der = seq(prepared.tbs, this.material.signer.algorithmIdentifier, bitString(signature));
+  /** The certificate (TBS, algorithm, signature) in one buffer, and its PEM chain. */
+  private finish(prepared: PreparedCertificate, signature: Buffer): IssuedCertificate {
+    const { tbs, serialAt } = prepared;
+    const algorithm = this.material.signer.algorithmIdentifier;
+    const length = tbs.length + algorithm.length + tlvSize(1 + signature.length);
+    const der = Buffer.allocUnsafe(tlvSize(length));
+    let o = writeHeader(der, 0, Tag.SEQUENCE, length);
+    o = copyInto(der, o, tbs);
+    o = copyInto(der, o, algorithm);
+    o = writeHeader(der, o, Tag.BIT_STRING, 1 + signature.length);
+    der[o++] = 0; // no unused bits
+    signature.copy(der, o);
     return {
       der,
-      serial: prepared.serial.toString('hex'),
+      serial: tbs.toString('hex', serialAt, serialAt + SERIAL_BYTES),
       notBefore: prepared.notBefore,
       notAfter: prepared.notAfter,
       chainPem: [derToPem(der, 'CERTIFICATE'), ...this.chainTailPem],

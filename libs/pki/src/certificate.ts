@@ -2,14 +2,17 @@ import { createHash } from 'node:crypto';
 import {
   DerError,
   Tag,
+  checkOid,
   childrenOf,
   decodeBitStringBytes,
+  decodeContents,
   decodeOid,
   decodeTime,
   decodeTlv,
   decodeUnsignedInteger,
   expectTag,
   pemBlocks,
+  sameEncoding,
   sequence,
 } from './der';
 import type { Tlv } from './der';
@@ -38,20 +41,39 @@ export interface ParsedCertificate {
   extensions: Map<string, Extension>;
 }
 
-export function parseExtensions(list: Tlv, what: string): Map<string, Extension> {
-  const out = new Map<string, Extension>();
+/**
+ * Walks an Extensions SEQUENCE: each entry must be an OID, an optional critical BOOLEAN and an OCTET STRING, and
+ * no OID may appear twice. `each` gets the id and the extnValue as TLVs, read in place.
+ */
+export function forEachExtension(
+  list: Tlv,
+  what: string,
+  each: (id: Tlv, critical: boolean, value: Tlv) => void,
+): void {
+  const seen: Tlv[] = [];
   for (const ext of sequence(list, what)) {
     const parts = sequence(ext, `${what} entry`, 2, 3);
-    const id = decodeOid(parts[0], `${what} id`);
+    const id = parts[0];
+    checkOid(id, `${what} id`);
     let critical = false;
     if (parts.length === 3) {
-      expectTag(parts[1], Tag.BOOLEAN, `${what} critical`);
-      critical = parts[1].value.length === 1 && parts[1].value[0] !== 0;
+      const flag = expectTag(parts[1], Tag.BOOLEAN, `${what} critical`);
+      critical = flag.length === 1 && flag.source[flag.valueStart] !== 0;
     }
-    const value = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, `${what} value`).value;
-    if (out.has(id)) throw new DerError(`${what}: extension ${id} appears twice`);
-    out.set(id, { critical, value });
+    const value = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, `${what} value`);
+    for (const other of seen) {
+      if (sameEncoding(other, id)) throw new DerError(`${what}: extension ${decodeOid(id)} appears twice`);
+    }
+    seen.push(id);
+    each(id, critical, value);
   }
+}
+
+export function parseExtensions(list: Tlv, what: string): Map<string, Extension> {
+  const out = new Map<string, Extension>();
+  forEachExtension(list, what, (id, critical, value) =>
+    out.set(decodeOid(id, `${what} id`), { critical, value: value.value }),
+  );
   return out;
 }
 
@@ -111,10 +133,19 @@ export interface SubjectAltNames {
 }
 
 export function parseSubjectAltNames(value: Buffer): SubjectAltNames {
+  return subjectAltNamesIn(decodeTlv(value, Tag.SEQUENCE, 'subjectAltName'));
+}
+
+/** The names in a SubjectAltName extension's extnValue (the OCTET STRING TLV), read in place. */
+export function subjectAltNamesOfExtension(extnValue: Tlv): SubjectAltNames {
+  return subjectAltNamesIn(decodeContents(extnValue, Tag.SEQUENCE, 'subjectAltName'));
+}
+
+function subjectAltNamesIn(names: Tlv): SubjectAltNames {
   const out: SubjectAltNames = { uris: [], dns: [], ips: [], others: 0 };
-  for (const name of sequence(decodeTlv(value, Tag.SEQUENCE, 'subjectAltName'), 'subjectAltName')) {
-    if (name.tag === 0x86) out.uris.push(name.value.toString('latin1'));
-    else if (name.tag === 0x82) out.dns.push(name.value.toString('latin1'));
+  for (const name of sequence(names, 'subjectAltName')) {
+    if (name.tag === 0x86) out.uris.push(name.source.toString('latin1', name.valueStart, name.end));
+    else if (name.tag === 0x82) out.dns.push(name.source.toString('latin1', name.valueStart, name.end));
     else if (name.tag === 0x87) out.ips.push(Buffer.from(name.value));
     else out.others++;
   }

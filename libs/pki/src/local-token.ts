@@ -114,7 +114,7 @@ export function verifyLocalToken(
   if (header.alg !== 'ES256') throw new LocalTokenError(`JWT alg ${String(header.alg)} is not ES256`);
   const ok = verify(
     'sha256',
-    Buffer.from(`${parts[0]}.${parts[1]}`),
+    Buffer.from(token.slice(0, parts[0].length + 1 + parts[1].length)),
     { key: key.type === 'private' ? createPublicKey(key) : key, dsaEncoding: 'ieee-p1363' },
     Buffer.from(parts[2], 'base64url'),
   );
