@@ -256,7 +256,9 @@ async function overGrpc(rate: number, seconds: number): Promise<void> {
   const child = spawn(
     process.execPath,
     [
-      // e.g. CITADEL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server
+      // citadel's young generation as deployed (flotilla up, deploy/docker, deploy/k8s); later flags win, e.g.
+      // CITADEL_BENCH_NODE_ARGS="--max-semi-space-size=16" for V8's default, or "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      '--max-semi-space-size=4',
       ...(process.env.CITADEL_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       // One line per garbage collection on stdout, summarised below: pauses are the tail's usual suspect.
       '--trace-gc-nvp',

@@ -105,7 +105,11 @@ describe.each(APPS)('target %s', (app) => {
       exposedPorts(final).sort((a, b) => a - b),
       expected,
     );
-    problems.expectEqual(at(final), 'CMD', execCmdOf(final), ['node', `apps/${app}/dist/main.js`]);
+    problems.expectEqual(at(final), 'CMD', execCmdOf(final), [
+      'node',
+      ...fact.nodeArgs,
+      `apps/${app}/dist/main.js`,
+    ]);
     problems.expectEqual(at(final), 'USER', lastValue(final, 'USER'), 'node');
     const env = envOf(final);
     problems.expectEqual(

@@ -376,6 +376,7 @@ describe('pods', () => {
       }
       problems.expectEqual(where(r), 'spec.template.spec.containers[0].command', c?.command, [
         'node',
+        ...(isAppName(app) ? FACTS[app].nodeArgs : []),
         `apps/${app}/dist/main.js`,
       ]);
     }

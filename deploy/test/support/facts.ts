@@ -28,6 +28,8 @@ export interface AppFact {
   ownFlags: string[];
   /** Where the app keeps state or reads config in containers, with the variable that sets it. */
   mounts: { flag: string; env: string; path: string; kubernetesOnly?: boolean }[];
+  /** Node's own flags before the entry point (citadel's young-generation size, as `flotilla up` runs it). */
+  nodeArgs: string[];
 }
 
 export const COMMON_FLAGS = [
@@ -62,8 +64,16 @@ function app(
   extra: PortFact[],
   ownFlags: string[],
   mounts: AppFact['mounts'],
+  nodeArgs: string[] = [],
 ): AppFact {
-  return { name, ports: [grpc, ...extra, monitoringPort], monitoring: monitoringPort, ownFlags, mounts };
+  return {
+    name,
+    ports: [grpc, ...extra, monitoringPort],
+    monitoring: monitoringPort,
+    ownFlags,
+    mounts,
+    nodeArgs,
+  };
 }
 
 export const FACTS: Record<AppName, AppFact> = {
@@ -127,6 +137,7 @@ export const FACTS: Record<AppName, AppFact> = {
       '--kube-namespace',
     ],
     [{ flag: '--state-dir', env: 'FLOTILLA_STATE_DIR', path: CITADEL_STATE_DIR }],
+    ['--max-semi-space-size=4'],
   ),
 };
 

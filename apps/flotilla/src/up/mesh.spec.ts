@@ -40,6 +40,12 @@ describe('local mesh layout', () => {
     });
   });
 
+  it("runs citadel with a 4 MB young generation, as deploy/docker and deploy/k8s do, and the others with Node's defaults", () => {
+    const byName = Object.fromEntries(meshComponents(settings).map((c) => [c.name, c]));
+    expect(byName.citadel.nodeArgs).toEqual(['--max-semi-space-size=4']);
+    expect(byName.pilot.nodeArgs).toBeUndefined();
+  });
+
   it('passes each app its ports, and citadel its state folder and a certificate for the host', () => {
     const byName = Object.fromEntries(
       meshComponents({ ...settings, host: '10.1.2.3' }).map((c) => [c.name, c]),

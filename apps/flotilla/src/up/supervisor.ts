@@ -15,6 +15,8 @@ export interface SpawnSpec {
   name: string;
   script: string;
   args: string[];
+  /** Node's own flags, before the script (V8 heap settings, say). */
+  nodeArgs?: string[];
   onLine: (line: string) => void;
 }
 
@@ -26,7 +28,7 @@ const TAIL_LINES = 20;
  * exits when it closes, so nothing outlives a killed supervisor) and every output line handed to `onLine`.
  */
 export function spawnSupervised(spec: SpawnSpec): SupervisedProcess {
-  const child = spawn(process.execPath, [spec.script, ...spec.args], {
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, ...spec.args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
     env: { ...process.env, FLOTILLA_SUPERVISED: '1' },

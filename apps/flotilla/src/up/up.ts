@@ -54,6 +54,7 @@ export async function up(options: UpOptions, output: Output = defaultOutput()): 
       name: c.name,
       script: appEntryPoint(c.name),
       args: c.args,
+      nodeArgs: c.nodeArgs,
       onLine: (line) => output.out(formatLine(c.name, line, paint)),
     }),
   );
