@@ -1,7 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { ads } from '@flotilla/proto';
-import type { core, discovery } from '@flotilla/proto';
+import type { ads, core, discovery } from '@flotilla/proto';
 import type { Logger } from '@flotilla/service-kit';
 import type { Registry } from 'prom-client';
 import type { AdsConnection, StreamHost } from './connection';
@@ -13,6 +12,7 @@ import { mergePushRequests, pushAffectsConnection, pushRequest } from './push-re
 import type { PushRequest, PushScope, ResourceFilter } from './push-request';
 import { PushQueue } from './push-queue';
 import { EncodedResourceCache } from './resource-cache';
+import { ADS_SERVICE } from './response-encoding';
 import { SotwConnection } from './sotw-stream';
 import type { ConnectionStatus } from './status';
 import type { ConnectionInfo, Generator } from './types';
@@ -65,7 +65,7 @@ const DEFAULT_SEND_TIMEOUT_MS = 30_000;
  * pushes. Register it on a gRPC server with `grpcServer.addService(adsServer.definition, adsServer.implementation)`.
  */
 export class AdsServer {
-  readonly definition = ads.AggregatedDiscoveryServiceService;
+  readonly definition = ADS_SERVICE;
   readonly implementation: ads.AggregatedDiscoveryServiceServer;
   readonly cache: EncodedResourceCache;
   private readonly logger: Logger;

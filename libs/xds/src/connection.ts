@@ -11,7 +11,7 @@ import type { ConnectionStatus, TypeStatus } from './status';
 import { Subscription } from './subscriptions';
 import { inPushOrder } from './type-urls';
 import type { ConnectionInfo, Generator, VersionedResource, WatchedResources } from './types';
-import { contentVersion } from './versions';
+import { VersionMap, contentVersion } from './versions';
 
 /** Requests waiting on one stream before it stops reading, and the count at which it reads again. */
 const QUEUED_REQUESTS_HIGH = 64;
@@ -69,7 +69,7 @@ export class TypeState {
    * Delta: what the client holds, name → version (from initial_resource_versions, then from what was sent).
    * SotW: the names and versions of the last response.
    */
-  readonly clientVersions = new Map<string, string>();
+  readonly clientVersions = new VersionMap();
 
   constructor(readonly typeUrl: string) {
     this.subscription = new Subscription(typeUrl);
@@ -307,6 +307,8 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     state: TypeState,
     push: PushRequest,
     only?: (name: string) => boolean,
+    /** For a named subscription, the subscribed names `only` admits, when the caller has them already. */
+    admitted?: ReadonlySet<string>,
   ): Promise<VersionedResource[] | undefined> {
     const generator = this.host.generatorFor(state.typeUrl);
     if (!generator) {
@@ -318,7 +320,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     // know the names beforehand, so it keeps the matching part of what the generator returns.
     let watched: WatchedResources = state.subscription;
     if (only && !state.subscription.wildcard) {
-      const names = new Set([...state.subscription.names].filter(only));
+      const names = admitted ?? new Set([...state.subscription.names].filter(only));
       if (names.size === 0) return [];
       watched = { typeUrl: state.typeUrl, wildcard: false, names };
     }

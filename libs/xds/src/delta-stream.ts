@@ -5,7 +5,7 @@ import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
 import { pushRequest } from './push-request';
 import type { PushRequest } from './push-request';
-import { newNonce, setVersion } from './versions';
+import { newNonce } from './versions';
 
 type Request = discovery.DeltaDiscoveryRequest;
 type Response = discovery.DeltaDiscoveryResponse;
@@ -102,7 +102,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
     if (updated.length === 0 && removed.length === 0 && !force) return true;
     for (const r of updated) state.clientVersions.set(r.name, r.version);
     for (const name of removed) state.clientVersions.delete(name);
-    const version = setVersion(state.clientVersions);
+    const version = state.clientVersions.version;
     const nonce = newNonce();
     let bytes = 0;
     for (const r of updated) bytes += r.resource.value.length;

@@ -33,4 +33,4 @@ export type {
   VersionedResource,
   WatchedResources,
 } from './types';
-export { contentVersion, newNonce, setVersion } from './versions';
+export { VersionMap, contentVersion, newNonce, setVersion } from './versions';

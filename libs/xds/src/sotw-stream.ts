@@ -73,9 +73,17 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     let resources: VersionedResource[] | undefined;
     let version: string;
     if (partial) {
-      // Only the resources the change may have altered, and of those only the ones that did.
-      const only = (name: string) => filter(this, state.typeUrl, name);
-      const regenerated = await this.generate(state, push, only);
+      // Only the resources the change may have altered, and of those only the ones that did. The filter is asked
+      // once per subscribed name; the answers are then looked up.
+      let only = (name: string) => filter(this, state.typeUrl, name);
+      let admitted: Set<string> | undefined;
+      if (!state.subscription.wildcard) {
+        admitted = new Set();
+        for (const name of state.subscription.names) if (only(name)) admitted.add(name);
+        if (admitted.size === 0) return true;
+        only = (name) => admitted!.has(name);
+      }
+      const regenerated = await this.generate(state, push, only, admitted);
       if (!regenerated) return false;
       resources = regenerated.filter((r) => state.clientVersions.get(r.name) !== r.version);
       if (resources.length === 0) return true;
@@ -87,7 +95,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       }
       for (const r of resources) state.clientVersions.set(r.name, r.version);
       // The version of everything the client now holds, as a full response would have it.
-      version = setVersion(state.clientVersions);
+      version = state.clientVersions.version;
     } else {
       resources = await this.generate(state, push);
       if (!resources) return false;
