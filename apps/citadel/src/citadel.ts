@@ -4,20 +4,28 @@ import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeConfigFor } from '@flotilla/kube';
 import {
+  FileRootCertificateStore,
   FileRootStore,
-  Pkcs11Signer,
+  Pkcs11RootKeys,
   RevocationStore,
   RootRotator,
   VaultClient,
   VaultLeafIssuer,
   loadCacerts,
-  loadOrCreateSignerRoot,
   loadOrCreateTokenKey,
   vaultSignedIntermediate,
   loadVaultIntermediate,
   saveVaultIntermediate,
 } from '@flotilla/pki';
-import type { CaKeyMaterial, CertificateAuthority, RootStore, RotationOutcome } from '@flotilla/pki';
+import type {
+  CaKeyMaterial,
+  CertificateAuthority,
+  RootRotatorOptions,
+  RootStore,
+  RotationOutcome,
+  SoftwareRootKey,
+  TokenRootKey,
+} from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { createApp, createLogger, parseOptions, runUntilSignalled } from '@flotilla/service-kit';
 import type { App, Logger } from '@flotilla/service-kit';
@@ -61,14 +69,15 @@ export interface Citadel {
   authenticators: Authenticator[];
   revocations: RevocationStore;
   crl: CrlCache;
-  /** Rotates the self-signed root; absent when the CA is plugged in, on a PKCS #11 token or from Vault. */
-  rotator?: RootRotator;
+  /** Rotates the self-signed root, its key in software or on a PKCS #11 token; absent with cacerts or a Vault intermediate. */
+  rotator?: CitadelRootRotator;
   /** Publishes the trust bundle and CRL to every namespace; present with --kube-api-server and --kube-namespace. */
   distributor?: TrustDistributor;
   /** Where the root lives: the state folder, istio-ca-secret, cacerts, a token, Vault. */
   rootSource: string;
   /** Starts the periodic root check and the distribution to namespaces. */
   start(): Promise<void>;
+  /** Stops them, and closes the signers the rotator opened (a token's sessions). */
   stop(): Promise<void>;
 }
 
@@ -100,19 +109,36 @@ function kubeConfigOf(options: CitadelOptions): KubeConfig {
   return kubeConfigFor(options.kubeApiServer, token, undefined, options.kubeCaFile || undefined);
 }
 
-/** The software-keyed self-signed root in the state folder or istio-ca-secret, with its rotator. */
+/** The rotator of citadel's self-signed root, whichever custody its key is in. */
+export type CitadelRootRotator = RootRotator<SoftwareRootKey> | RootRotator<TokenRootKey>;
+
+/**
+ * Citadel's self-signed root with its rotator. With --pkcs11-module the key is on the token and the state
+ * folder keeps only the certificates (root-cert.pem, ca-roots.pem); otherwise the key is in software, with the
+ * root in the state folder or, in Kubernetes, in istio-ca-secret. Both rotate the same way, with the same options.
+ */
 async function openRotator(
   options: CitadelOptions,
   stateDir: string,
   kc: KubeConfig | undefined,
-): Promise<RootRotator> {
-  const store: RootStore = kc ? new SecretRootStore(kc, options.kubeNamespace) : new FileRootStore(stateDir);
-  return RootRotator.open(store, {
+): Promise<CitadelRootRotator> {
+  const rotation: RootRotatorOptions = {
     trustDomain: options.trustDomain,
     threshold: options.rootRotationThreshold,
     rotateKey: options.rotateCaKey,
     checkIntervalMs: options.rootRotationCheckInterval,
-  });
+  };
+  if (options.pkcs11Module) {
+    const keys = new Pkcs11RootKeys({
+      module: options.pkcs11Module,
+      tokenLabel: options.pkcs11TokenLabel,
+      keyLabel: options.pkcs11KeyLabel,
+      pin: options.pkcs11Pin,
+    });
+    return RootRotator.open(new FileRootCertificateStore(stateDir), rotation, keys);
+  }
+  const store: RootStore = kc ? new SecretRootStore(kc, options.kubeNamespace) : new FileRootStore(stateDir);
+  return RootRotator.open(store, rotation);
 }
 
 async function pluggedMaterial(
@@ -134,15 +160,6 @@ async function pluggedMaterial(
     saveVaultIntermediate(keptDir, intermediate);
     return intermediate.material;
   }
-  if (options.pkcs11Module) {
-    const signer = await Pkcs11Signer.open({
-      module: options.pkcs11Module,
-      tokenLabel: options.pkcs11TokenLabel,
-      keyLabel: options.pkcs11KeyLabel,
-      pin: options.pkcs11Pin,
-    });
-    return loadOrCreateSignerRoot(stateDir, options.trustDomain, signer);
-  }
   return undefined;
 }
 
@@ -157,8 +174,8 @@ async function servingIdentity(ca: CertificateAuthority, names: readonly string[
 }
 
 /**
- * The CA, its TLS credentials and authenticators, from citadel's options. With a software self-signed root
- * (the default) the root is rotated when `--root-rotation-threshold` of its life is left; after a rotation the
+ * The CA, its TLS credentials and authenticators, from citadel's options. With a self-signed root (the default,
+ * key in software or with --pkcs11-module on a token) the root is rotated when `--root-rotation-threshold` of its life is left; after a rotation the
  * trust bundle file, the /ca/trust-bundle.pem route, the roots TLS trusts, citadel's serving certificate and (in
  * Kubernetes) every namespace's istio-ca-root-cert follow.
  */
@@ -257,7 +274,9 @@ export async function buildCitadel(
     crl,
     rotator,
     distributor,
-    rootSource: rotator ? rotator.store.description : options.cacertsDir || stateDir,
+    rootSource: rotator
+      ? `${rotator.store.description}, key: ${rotator.keys.description}`
+      : options.cacertsDir || stateDir,
     async start() {
       if (rotator) {
         // A root that came due while citadel was down is rotated now, not an interval later.
@@ -276,7 +295,7 @@ export async function buildCitadel(
       }
     },
     async stop() {
-      rotator?.stop();
+      await rotator?.close();
       if (crlTimer) clearInterval(crlTimer);
       await distributor?.stop();
     },

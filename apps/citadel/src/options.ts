@@ -46,7 +46,7 @@ export interface CitadelOptions extends CommonOptions {
   rootRotationCheckInterval: number;
   /** Rotate the self-signed root once at most this fraction of its lifetime is left. */
   rootRotationThreshold: number;
-  /** Sign the rotated root with a new key (CA key rotation) instead of the old one. */
+  /** Sign the rotated root with a new key (CA key rotation) instead of the old one; on the token with --pkcs11-module. */
   rotateCaKey: boolean;
   /**
    * Citadel's namespace. With --kube-api-server, the self-signed root lives in Secret istio-ca-secret there, and
@@ -160,7 +160,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--pkcs11-module <path>',
-        'PKCS #11 module holding the CA key (e.g. /usr/lib/softhsm/libsofthsm2.so); its self-signed root is kept in the state folder',
+        'PKCS #11 module holding the CA key (e.g. /usr/lib/softhsm/libsofthsm2.so); its self-signed root is kept in the state folder and rotated like a software one',
         '',
       ),
     )
@@ -213,7 +213,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--rotate-ca-key <bool>',
-        'sign the rotated root with a new key (CA key rotation) instead of reusing the old one',
+        'sign the rotated root with a new key (CA key rotation) instead of reusing the old one; with --pkcs11-module the new key pair is generated on the token under the same label',
         false,
         parseBoolean,
       ),

@@ -1,14 +1,20 @@
-import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CONFIG_MAPS, NAMESPACES, SECRETS, kubeConfigFor } from '@flotilla/kube';
 import {
+  CA_ROOTS_FILE,
+  FileRootCertificateStore,
   FileRootStore,
+  Pkcs11Signer,
   addRevocation,
   certificatesFromPem,
+  createRootWithSigner,
   createSoftwareRoot,
   derToPem,
+  generatePkcs11EcKey,
   loadOrCreateTokenKey,
   signLocalToken,
 } from '@flotilla/pki';
@@ -150,6 +156,162 @@ describe('citadel rotates its self-signed root', () => {
       expect(await running.citadel.rotator!.check()).toBe('unchanged');
     } finally {
       await stopCitadel(running);
+    }
+  });
+});
+
+/** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
+const TOKEN = `citadel-rotation-${randomBytes(4).toString('hex')}`;
+const PKCS11_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const pkcs11Args = (keyLabel: string) => [
+  '--pkcs11-module',
+  PKCS11_MODULE,
+  '--pkcs11-token-label',
+  TOKEN,
+  '--pkcs11-key-label',
+  keyLabel,
+  '--pkcs11-pin',
+  '1234',
+];
+
+/**
+ * A state folder whose ten-year root was signed 8.5 years ago by a new key pair labelled `keyLabel` on the
+ * token: 15% of its life left, due for rotation. As --pkcs11-module keeps it: root-cert.pem, no key file.
+ */
+async function stateDirWithAgedTokenRoot(keyLabel: string): Promise<string> {
+  const config = { module: PKCS11_MODULE, tokenLabel: TOKEN, keyLabel, pin: '1234' };
+  await generatePkcs11EcKey(config);
+  const signer = await Pkcs11Signer.open(config);
+  try {
+    const stateDir = tempDir('flotilla-citadel-hsm-');
+    const certificate = await createRootWithSigner(signer, TD, new Date(Date.now() - 8.5 * YEAR), 10 * YEAR);
+    await new FileRootCertificateStore(stateDir).save({ certificate, bundle: [certificate] });
+    return stateDir;
+  } finally {
+    await signer.close();
+  }
+}
+
+describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (SoftHSM2)', () => {
+  beforeAll(() => {
+    execFileSync(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', TOKEN, '--pin', '1234', '--so-pin', '5678'],
+      { stdio: 'pipe' },
+    );
+  });
+
+  it('re-signs the due root with the same token key at start: trust-bundle.pem and ca-roots.pem hold both roots, leaves from before and after verify -x509_strict, and a pre-rotation certificate renews over mTLS', async () => {
+    const stateDir = await stateDirWithAgedTokenRoot('ca');
+    const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+    const running = await startCitadel(pkcs11Args('ca'), stateDir);
+    const dir = tempDir();
+    try {
+      const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: tokenFor(running, 'default', 'alice'),
+      });
+      expect(before.at(-1)).toBe(oldRoot);
+
+      await running.citadel.start(); // its first check finds the root due
+
+      const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+      expect(newRoot).not.toBe(oldRoot);
+      const [next, previous] = [new X509Certificate(newRoot), new X509Certificate(oldRoot)];
+      expect(next.serialNumber).not.toBe(previous.serialNumber);
+      expect(next.subject).toBe(previous.subject);
+      expect(next.publicKey.equals(previous.publicKey)).toBe(true);
+      expect(Date.parse(next.validFrom)).toBeGreaterThan(Date.now() - 3600_000);
+      expect(existsSync(join(stateDir, 'root-key.pem'))).toBe(false);
+      const bundle = readFileSync(running.bundlePath, 'utf8');
+      expect(certificatesFromPem(bundle).map(pemOf)).toEqual([newRoot, oldRoot]);
+      expect(readFileSync(join(stateDir, CA_ROOTS_FILE), 'utf8')).toBe(bundle);
+      expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(bundle);
+
+      const after = await createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), {
+        token: tokenFor(running, 'shop', 'bob'),
+      });
+      expect(after.at(-1)).toBe(newRoot);
+      for (const [name, chain] of [
+        ['before', before],
+        ['after', after],
+      ] as const) {
+        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
+        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
+          `${leaf}: OK`,
+        );
+      }
+      const renewed = await createCertificate(running, opensslCsr(dir, 'alice-2', { uris: [ALICE] }), {
+        clientCert: { cert: before[0], key: openssl(['pkey', '-in', join(dir, 'alice.key')]) },
+        trusting: writeTemp(dir, 'new-root.pem', newRoot),
+      });
+      expect(renewed.at(-1)).toBe(newRoot);
+      expect(await running.citadel.rotator!.check()).toBe('unchanged');
+      expect(running.citadel.rootSource).toBe(
+        `folder ${stateDir}, key: PKCS#11 token "${TOKEN}" keys labelled "ca"`,
+      );
+    } finally {
+      await stopCitadel(running);
+    }
+  });
+
+  it('with --rotate-ca-key: a new key pair on the token signs the new root, old leaves verify only through the bundle, and a restart keeps signing with the new key', async () => {
+    const stateDir = await stateDirWithAgedTokenRoot('rotating');
+    const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+    const args = [...pkcs11Args('rotating'), '--rotate-ca-key', 'true'];
+    const running = await startCitadel(args, stateDir);
+    const dir = tempDir();
+    let newSigner: string;
+    try {
+      const oldSigner = running.citadel.ca.material.signer.description;
+      const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+        token: tokenFor(running, 'default', 'alice'),
+      });
+      await running.citadel.start();
+
+      const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+      expect(new X509Certificate(newRoot).publicKey.equals(new X509Certificate(oldRoot).publicKey)).toBe(
+        false,
+      );
+      newSigner = running.citadel.ca.material.signer.description;
+      expect(newSigner).not.toBe(oldSigner);
+      expect(newSigner).toMatch(new RegExp(`^PKCS#11 token "${TOKEN}" key "rotating" id [0-9a-f]{32}$`));
+      expect(certificatesFromPem(readFileSync(running.bundlePath, 'utf8')).map(pemOf)).toEqual([
+        newRoot,
+        oldRoot,
+      ]);
+      const after = await createCertificate(running, opensslCsr(dir, 'bob', { uris: [BOB] }), {
+        token: tokenFor(running, 'shop', 'bob'),
+      });
+      expect(after.at(-1)).toBe(newRoot);
+      const newRootOnly = writeTemp(dir, 'new-root.pem', newRoot);
+      for (const [name, chain] of [
+        ['before', before],
+        ['after', after],
+      ] as const) {
+        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
+        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
+          `${leaf}: OK`,
+        );
+      }
+      expect(opensslResult(['verify', '-CAfile', newRootOnly, join(dir, 'before.pem')]).status).not.toBe(0);
+    } finally {
+      await stopCitadel(running);
+    }
+
+    const restarted = await startCitadel(args, stateDir);
+    try {
+      expect(restarted.citadel.ca.material.signer.description).toBe(newSigner);
+      await restarted.citadel.start();
+      expect(await restarted.citadel.rotator!.check()).toBe('unchanged');
+      const chain = await createCertificate(restarted, opensslCsr(dir, 'carol', { uris: [ALICE] }), {
+        token: tokenFor(restarted, 'default', 'alice'),
+      });
+      const leaf = writeTemp(dir, 'carol.pem', chain[0]);
+      expect(openssl(['verify', '-x509_strict', '-CAfile', restarted.bundlePath, leaf]).trim()).toBe(
+        `${leaf}: OK`,
+      );
+    } finally {
+      await stopCitadel(restarted);
     }
   });
 });

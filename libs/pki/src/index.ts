@@ -33,6 +33,7 @@ export type { LocalTokenClaims } from './local-token';
 export { OcspStatus, buildOcspResponse, ocspErrorResponse, parseOcspRequest } from './ocsp';
 export type { OcspCertId, OcspRequest, OcspResponderOptions } from './ocsp';
 export { OID } from './oids';
+export { Pkcs11RootKeys } from './pkcs11-root-keys';
 export { Pkcs11Signer, generatePkcs11EcKey } from './pkcs11-signer';
 export type { Pkcs11Config } from './pkcs11-signer';
 export {
@@ -49,6 +50,7 @@ export type { Revocation, RevocationReason } from './revocations';
 export { ROOT_CERT_FILE, ROOT_KEY_FILE, createSelfSignedRoot, loadOrCreateRoot } from './root-ca';
 export {
   CA_ROOTS_FILE,
+  FileRootCertificateStore,
   FileRootStore,
   RootRotator,
   bundlePem,
@@ -57,8 +59,20 @@ export {
   pruneTrustBundle,
   remainingLifetimeFraction,
   rotateRoot,
+  softwareRootKeys,
 } from './root-rotation';
-export type { RootRotatorOptions, RootStore, RotationOutcome, SelfSignedRoot } from './root-rotation';
+export type {
+  CustodiedKey,
+  RootCertificates,
+  RootKeyCustody,
+  RootRotatorOptions,
+  RootStore,
+  RotationOutcome,
+  SelfSignedRoot,
+  SoftwareRootKey,
+  StoredRoot,
+  TokenRootKey,
+} from './root-rotation';
 export type { RootCa } from './root-ca';
 export { issueServingCertificate } from './serving-cert';
 export type { ServingCertificate } from './serving-cert';

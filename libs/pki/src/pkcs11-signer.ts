@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type * as Pkcs11Js from 'pkcs11js';
 import { bitString, decodeTlv, oid, seq, unsignedInteger } from './der';
@@ -12,6 +12,12 @@ export interface Pkcs11Config {
   tokenLabel: string;
   keyLabel: string;
   pin: string;
+  /**
+   * Which of several key pairs labelled `keyLabel` to use: the one with this public key. After a CA key rotation
+   * the token holds the old and the new pair under one label, and the current root's public key names the one
+   * that signs. Without it the label must name exactly one key pair.
+   */
+  publicKey?: KeyObject;
   /**
    * Sessions opened for signing. One session runs one signing operation at a time (a second C_SignInit on a
    * busy session fails with CKR_OPERATION_ACTIVE), so concurrent requests queue for a free session.
@@ -76,22 +82,107 @@ function login(js: Pkcs11Module, lib: Pkcs11Js.PKCS11, session: Pkcs11Js.Handle,
   }
 }
 
-function findObject(
+function findObjects(
   js: Pkcs11Module,
   lib: Pkcs11Js.PKCS11,
   session: Pkcs11Js.Handle,
   objectClass: number,
   label: string,
-): Pkcs11Js.Handle | null {
+): Pkcs11Js.Handle[] {
   lib.C_FindObjectsInit(session, [
     { type: js.CKA_CLASS, value: objectClass },
     { type: js.CKA_LABEL, value: label },
   ]);
   try {
-    return lib.C_FindObjects(session);
+    const found: Pkcs11Js.Handle[] = [];
+    for (
+      let batch = lib.C_FindObjects(session, 16);
+      batch.length > 0;
+      batch = lib.C_FindObjects(session, 16)
+    ) {
+      found.push(...batch);
+    }
+    return found;
   } finally {
     lib.C_FindObjectsFinal(session);
   }
+}
+
+/** CKA_ID: the identifier that pairs a private key with its public key (PKCS #11 v2.40 §4.7), often empty. */
+function idOf(
+  js: Pkcs11Module,
+  lib: Pkcs11Js.PKCS11,
+  session: Pkcs11Js.Handle,
+  object: Pkcs11Js.Handle,
+): Buffer {
+  const [id] = lib.C_GetAttributeValue(session, object, [{ type: js.CKA_ID }]);
+  return (id.value as Buffer | undefined) ?? Buffer.alloc(0);
+}
+
+/** The public key of an EC public key object, as Node's KeyObject. */
+function ecPublicKeyOf(
+  js: Pkcs11Module,
+  lib: Pkcs11Js.PKCS11,
+  session: Pkcs11Js.Handle,
+  object: Pkcs11Js.Handle,
+): KeyObject {
+  const [params, point] = lib.C_GetAttributeValue(session, object, [
+    { type: js.CKA_EC_PARAMS },
+    { type: js.CKA_EC_POINT },
+  ]);
+  // CKA_EC_POINT is the DER OCTET STRING of the point (PKCS #11 v2.40 §2.3.3).
+  const spki = seq(
+    seq(oid(EC_PUBLIC_KEY), params.value as Buffer),
+    bitString(decodeTlv(point.value as Buffer).value),
+  );
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
+interface KeyPair {
+  privateKey: Pkcs11Js.Handle;
+  publicKey: KeyObject;
+  id: Buffer;
+}
+
+/**
+ * The key pair labelled `config.keyLabel` (and with `config.publicKey`, when given). The private key is the one
+ * with the label and the public key's CKA_ID, so several pairs may share a label as long as their ids differ.
+ */
+function findKeyPair(
+  js: Pkcs11Module,
+  lib: Pkcs11Js.PKCS11,
+  session: Pkcs11Js.Handle,
+  config: Pkcs11Config,
+): KeyPair {
+  const where = `labelled ${JSON.stringify(config.keyLabel)} on token ${JSON.stringify(config.tokenLabel)}`;
+  let candidates = findObjects(js, lib, session, js.CKO_PUBLIC_KEY, config.keyLabel).map((handle) => ({
+    id: idOf(js, lib, session, handle),
+    publicKey: ecPublicKeyOf(js, lib, session, handle),
+  }));
+  if (config.publicKey) {
+    const wanted = config.publicKey;
+    candidates = candidates.filter((c) => c.publicKey.equals(wanted));
+    if (candidates.length === 0) {
+      throw new Error(`no EC key pair ${where} has the public key of the CA certificate`);
+    }
+  } else if (candidates.length > 1) {
+    throw new Error(
+      `${candidates.length} EC key pairs are ${where} and no CA certificate names one by its public key yet; give the key to use a label of its own`,
+    );
+  }
+  const [pair] = candidates;
+  const privateKeys = pair
+    ? findObjects(js, lib, session, js.CKO_PRIVATE_KEY, config.keyLabel).filter((handle) =>
+        idOf(js, lib, session, handle).equals(pair.id),
+      )
+    : [];
+  if (!pair || privateKeys.length === 0) throw new Error(`no EC key pair ${where}`);
+  if (privateKeys.length > 1) {
+    throw new Error(
+      `${privateKeys.length} private keys ${where} share the CKA_ID ${pair.id.toString('hex') || '(empty)'}; give each key pair its own id`,
+    );
+  }
+  return { privateKey: privateKeys[0], publicKey: pair.publicKey, id: pair.id };
 }
 
 /** r‖s (PKCS #11 CKM_ECDSA output) → DER ECDSA-Sig-Value, as X.509 signatures carry it. */
@@ -104,10 +195,10 @@ const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34' };
 
 /**
- * A CA key on a PKCS #11 token (an HSM, or SoftHSM2 in tests): an EC P-256 or P-384 private key found by label,
- * used through CKM_ECDSA over a digest computed here. The private key is never read: only its public half (the
- * public key object of the same label) is. Signing runs on pkcs11js's worker threads across a small pool of
- * sessions.
+ * A CA key on a PKCS #11 token (an HSM, or SoftHSM2 in tests): an EC P-256 or P-384 private key found by label
+ * (and, when several pairs share the label, by its public key and CKA_ID), used through CKM_ECDSA over a digest
+ * computed here. The private key is never read: only its public half (the public key object of the same label
+ * and id) is. Signing runs on pkcs11js's worker threads across a small pool of sessions.
  */
 export class Pkcs11Signer implements Signer {
   readonly algorithmIdentifier: Buffer;
@@ -124,13 +215,14 @@ export class Pkcs11Signer implements Signer {
     private readonly sessions: Pkcs11Js.Handle[],
     private readonly key: Pkcs11Js.Handle,
     readonly publicKey: KeyObject,
+    keyId: Buffer,
   ) {
     const scheme = signatureSchemeFor(publicKey);
     this.algorithmIdentifier = scheme.algorithmIdentifier;
     this.digest = scheme.digest!;
     this.signatureLength = publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 96 : 64;
     this.free = [...sessions];
-    this.description = `PKCS#11 token ${JSON.stringify(config.tokenLabel)} key ${JSON.stringify(config.keyLabel)}`;
+    this.description = `PKCS#11 token ${JSON.stringify(config.tokenLabel)} key ${JSON.stringify(config.keyLabel)}${keyId.length > 0 ? ` id ${keyId.toString('hex')}` : ''}`;
   }
 
   static async open(config: Pkcs11Config): Promise<Pkcs11Signer> {
@@ -142,24 +234,8 @@ export class Pkcs11Signer implements Signer {
       const count = Math.max(1, config.sessions ?? 4);
       for (let i = 0; i < count; i++) sessions.push(lib.C_OpenSession(slot, js.CKF_SERIAL_SESSION));
       login(js, lib, sessions[0], config.pin);
-      const key = findObject(js, lib, sessions[0], js.CKO_PRIVATE_KEY, config.keyLabel);
-      const pub = findObject(js, lib, sessions[0], js.CKO_PUBLIC_KEY, config.keyLabel);
-      if (!key || !pub) {
-        throw new Error(
-          `no EC key pair labelled ${JSON.stringify(config.keyLabel)} on token ${JSON.stringify(config.tokenLabel)}`,
-        );
-      }
-      const [params, point] = lib.C_GetAttributeValue(sessions[0], pub, [
-        { type: js.CKA_EC_PARAMS },
-        { type: js.CKA_EC_POINT },
-      ]);
-      // CKA_EC_POINT is the DER OCTET STRING of the point (PKCS #11 v2.40 §2.3.3).
-      const spki = seq(
-        seq(oid(EC_PUBLIC_KEY), params.value as Buffer),
-        bitString(decodeTlv(point.value as Buffer).value),
-      );
-      const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-      return new Pkcs11Signer(config, loaded, sessions, key, publicKey);
+      const pair = findKeyPair(js, lib, sessions[0], config);
+      return new Pkcs11Signer(config, loaded, sessions, pair.privateKey, pair.publicKey, pair.id);
     } catch (err) {
       for (const s of sessions) lib.C_CloseSession(s);
       releaseModule(config.module);
@@ -209,36 +285,42 @@ export class Pkcs11Signer implements Signer {
 
 /**
  * Generates an EC key pair on the token, the private half sensitive and not extractable (it never leaves the
- * token), both labelled `keyLabel`. For setting up an HSM-backed CA, and for tests.
+ * token), both labelled `keyLabel` and given one fresh random CKA_ID, so that later pairs under the same label
+ * (CA key rotation) are told apart. For setting up an HSM-backed CA, for CA key rotation, and for tests.
+ * Returns the new public key, which `Pkcs11Config.publicKey` selects the pair by.
  */
 export async function generatePkcs11EcKey(
   config: Pkcs11Config,
   curve: 'P-256' | 'P-384' = 'P-256',
-): Promise<void> {
+): Promise<KeyObject> {
   const { lib, js } = await loadModule(config.module);
   let session: Pkcs11Js.Handle | undefined;
   try {
     session = lib.C_OpenSession(findSlot(lib, config.tokenLabel), js.CKF_SERIAL_SESSION | js.CKF_RW_SESSION);
     login(js, lib, session, config.pin);
     const label = Buffer.from(config.keyLabel);
-    lib.C_GenerateKeyPair(
+    const id = randomBytes(16);
+    const { publicKey } = lib.C_GenerateKeyPair(
       session,
       { mechanism: js.CKM_EC_KEY_PAIR_GEN },
       [
         { type: js.CKA_TOKEN, value: true },
         { type: js.CKA_LABEL, value: label },
+        { type: js.CKA_ID, value: id },
         { type: js.CKA_VERIFY, value: true },
         { type: js.CKA_EC_PARAMS, value: oid(CURVE_OIDS[curve]) },
       ],
       [
         { type: js.CKA_TOKEN, value: true },
         { type: js.CKA_LABEL, value: label },
+        { type: js.CKA_ID, value: id },
         { type: js.CKA_PRIVATE, value: true },
         { type: js.CKA_SENSITIVE, value: true },
         { type: js.CKA_EXTRACTABLE, value: false },
         { type: js.CKA_SIGN, value: true },
       ],
     );
+    return ecPublicKeyOf(js, lib, session, publicKey);
   } finally {
     if (session !== undefined) lib.C_CloseSession(session);
     releaseModule(config.module);

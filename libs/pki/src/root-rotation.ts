@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -8,60 +8,126 @@ import { certificatesFromPem, parseCertificateDer } from './certificate';
 import { derToPem } from './der';
 import { ROOT_CERT_FILE, ROOT_KEY_FILE } from './root-ca';
 import { SoftwareSigner } from './signer';
+import type { Signer } from './signer';
 import { createRootWithSigner } from './signer-root';
 
 /**
- * A self-signed root whose key is held in this process, and the trust bundle that goes with it: the current
- * root first, then older roots still trusted during a rotation's overlap.
+ * The certificates of a self-signed root: the current root, and the trust bundle that goes with it (the current
+ * root first, then older roots still trusted during a rotation's overlap). Where the key is, is another matter
+ * (see RootKeyCustody).
  */
-export interface SelfSignedRoot {
-  /** PKCS #8 PEM of the root's private key. */
-  keyPem: string;
+export interface RootCertificates {
   /** DER of the current root, the one new certificates chain to. */
   certificate: Buffer;
   /** DER roots workloads trust, the current one first. */
   bundle: Buffer[];
 }
 
-/** Where a self-signed root is kept between runs: the state folder, or Istio's istio-ca-secret. */
-export interface RootStore {
+/** What a stored root holds of a key kept in this process: the key itself. */
+export interface SoftwareRootKey {
+  /** PKCS #8 PEM of the root's private key. */
+  keyPem: string;
+}
+
+/** What a stored root holds of a key kept on a PKCS #11 token: nothing, the root's public key finds it there. */
+export type TokenRootKey = Record<never, never>;
+
+/** A stored root: its certificates, and whatever names its key (`K`: a key PEM, or nothing for a token key). */
+export type StoredRoot<K extends object> = RootCertificates & K;
+
+/** A self-signed root whose key is held in this process, with its trust bundle. */
+export type SelfSignedRoot = StoredRoot<SoftwareRootKey>;
+
+/**
+ * Where a self-signed root is kept between runs: the state folder or Istio's istio-ca-secret (software key,
+ * `SelfSignedRoot`), or the state folder's certificates alone (token key, `RootCertificates`).
+ */
+export interface RootStore<R extends RootCertificates = SelfSignedRoot> {
   /** For logs: "folder /var/lib/citadel", "Secret istio-system/istio-ca-secret". */
   readonly description: string;
   /** The stored root, or undefined when none has been stored yet. */
-  load(): Promise<SelfSignedRoot | undefined>;
-  save(root: SelfSignedRoot): Promise<void>;
+  load(): Promise<R | undefined>;
+  save(root: R): Promise<void>;
+}
+
+/** A key the rotator signs with, and what a stored root keeps of it. */
+export interface CustodiedKey<K extends object> {
+  signer: Signer;
+  stored: K;
+}
+
+/**
+ * The part of root rotation that depends on where the root's key is held; RootRotator does the rest (when to
+ * rotate, the successor certificate, the trust bundle, storing, events) the same way for every custody.
+ * `softwareRootKeys` keeps keys in this process and stores their PEM with the root; `Pkcs11RootKeys` keeps them
+ * on a token and stores nothing of them.
+ */
+export interface RootKeyCustody<K extends object> {
+  /** For logs: "software keys", "PKCS#11 token "ca" keys labelled "ca"". */
+  readonly description: string;
+  /** The key a first root is made for, when the store holds none. */
+  firstKey(): Promise<CustodiedKey<K>>;
+  /** A signer for the key of a stored root (the rotator checks it is the key of `root.certificate`). */
+  signerOf(root: StoredRoot<K>): Promise<Signer>;
+  /** A new key of the same kind as `current`'s (same curve or modulus size), for CA key rotation. */
+  newKey(current: Signer): Promise<CustodiedKey<K>>;
 }
 
 /** The CA's own roots in the state folder, next to root-cert.pem and root-key.pem. */
 export const CA_ROOTS_FILE = 'ca-roots.pem';
 
 /**
- * A root in a folder: root-cert.pem (current root), root-key.pem (its key, owner-only) and ca-roots.pem (every
- * root of this CA still trusted, current first; absent in folders written before rotation existed, meaning just
- * the current root). Each file is replaced atomically.
+ * A root's certificates in a folder: root-cert.pem (current root) and ca-roots.pem (every root of this CA still
+ * trusted, current first; absent in folders written before rotation existed, meaning just the current root).
+ * The key is elsewhere (on a token). Each file is replaced atomically, root-cert.pem first: a crash between the
+ * two leaves the new root current and the old bundle, which load() completes by putting the current root first.
  */
-export class FileRootStore implements RootStore {
+export class FileRootCertificateStore implements RootStore<RootCertificates> {
   readonly description: string;
 
   constructor(readonly dir: string) {
     this.description = `folder ${dir}`;
   }
 
-  async load(): Promise<SelfSignedRoot | undefined> {
+  async load(): Promise<RootCertificates | undefined> {
     const certificatePem = readOptional(join(this.dir, ROOT_CERT_FILE));
     if (certificatePem === undefined) return undefined;
-    const keyPem = readFileSync(join(this.dir, ROOT_KEY_FILE), 'utf8');
     const [certificate] = certificatesFromPem(certificatePem);
     if (!certificate) throw new Error(`${join(this.dir, ROOT_CERT_FILE)} holds no certificate`);
     const bundle = certificatesFromPem(readOptional(join(this.dir, CA_ROOTS_FILE)) ?? '');
-    return { keyPem, certificate, bundle: withCurrentFirst(certificate, bundle) };
+    return { certificate, bundle: withCurrentFirst(certificate, bundle) };
+  }
+
+  async save(root: RootCertificates): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    writeAtomically(join(this.dir, ROOT_CERT_FILE), derToPem(root.certificate, 'CERTIFICATE'));
+    writeAtomically(join(this.dir, CA_ROOTS_FILE), bundlePem(root.bundle));
+  }
+}
+
+/**
+ * A root and its software key in a folder: the certificates as FileRootCertificateStore keeps them, and
+ * root-key.pem (owner-only), written first.
+ */
+export class FileRootStore implements RootStore<SelfSignedRoot> {
+  readonly description: string;
+  private readonly certificates: FileRootCertificateStore;
+
+  constructor(readonly dir: string) {
+    this.description = `folder ${dir}`;
+    this.certificates = new FileRootCertificateStore(dir);
+  }
+
+  async load(): Promise<SelfSignedRoot | undefined> {
+    const certificates = await this.certificates.load();
+    if (!certificates) return undefined;
+    return { keyPem: readFileSync(join(this.dir, ROOT_KEY_FILE), 'utf8'), ...certificates };
   }
 
   async save(root: SelfSignedRoot): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     writeAtomically(join(this.dir, ROOT_KEY_FILE), root.keyPem, 0o600);
-    writeAtomically(join(this.dir, ROOT_CERT_FILE), derToPem(root.certificate, 'CERTIFICATE'));
-    writeAtomically(join(this.dir, CA_ROOTS_FILE), bundlePem(root.bundle));
+    await this.certificates.save(root);
   }
 }
 
@@ -123,6 +189,18 @@ function keyPemOf(key: KeyObject): string {
   return key.export({ format: 'pem', type: 'pkcs8' }) as string;
 }
 
+function softwareKey(key: KeyObject): CustodiedKey<SoftwareRootKey> {
+  return { signer: new SoftwareSigner(key), stored: { keyPem: keyPemOf(key) } };
+}
+
+/** Keys held in this process: a new P-256 key for a first root, the stored PEM afterwards. */
+export const softwareRootKeys: RootKeyCustody<SoftwareRootKey> = {
+  description: 'software keys',
+  firstKey: async () => softwareKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+  signerOf: async (root) => SoftwareSigner.fromPem(root.keyPem),
+  newKey: async (current) => softwareKey(newKeyLike(current.publicKey)),
+};
+
 const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
 
 /** A fresh self-signed root with a new P-256 key. */
@@ -131,42 +209,49 @@ export async function createSoftwareRoot(
   now: number,
   lifetimeMs = TEN_YEARS_MS,
 ): Promise<SelfSignedRoot> {
-  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const certificate = await createRootWithSigner(
-    new SoftwareSigner(key),
-    trustDomain,
-    new Date(now),
-    lifetimeMs,
-  );
-  return { keyPem: keyPemOf(key), certificate, bundle: [certificate] };
+  const { signer, stored } = await softwareRootKeys.firstKey();
+  const certificate = await createRootWithSigner(signer, trustDomain, new Date(now), lifetimeMs);
+  return { ...stored, certificate, bundle: [certificate] };
 }
 
 /**
- * The successor of `root`: a new self-signed certificate with the same subject and lifetime, for the same key
- * (the default, as Istio's root rotator does) or for a new one (`rotateKey`). The old root stays in the bundle
- * until it expires, so certificates issued under it keep verifying.
+ * The successor of `root`'s certificates, signed by `signer` (the old key or a new one): a new self-signed
+ * certificate with a new serial, the same subject and the same lifetime from `now`, put first in the trust
+ * bundle, where the old root stays until it expires so certificates issued under it keep verifying.
+ */
+async function successorCertificates(
+  root: RootCertificates,
+  signer: Signer,
+  trustDomain: string,
+  now: number,
+): Promise<RootCertificates> {
+  const old = parseCertificateDer(root.certificate);
+  const lifetimeMs = old.notAfter.getTime() - old.notBefore.getTime();
+  const certificate = await createRootWithSigner(
+    signer,
+    trustDomain,
+    // createRootWithSigner back-dates by a minute; add it back so the lifetime stays exactly the old one.
+    new Date(now),
+    lifetimeMs - 60_000,
+    old.subject,
+  );
+  return { certificate, bundle: pruneTrustBundle([certificate, ...root.bundle], now) };
+}
+
+/**
+ * The successor of a software `root`: a new self-signed certificate with the same subject and lifetime, for
+ * the same key (the default, as Istio's root rotator does) or for a new one (`rotateKey`). The old root stays in
+ * the bundle until it expires, so certificates issued under it keep verifying.
  */
 export async function rotateRoot(
   root: SelfSignedRoot,
   options: { trustDomain: string; rotateKey: boolean; now: number },
 ): Promise<SelfSignedRoot> {
-  const old = parseCertificateDer(root.certificate);
-  const oldKey = createPrivateKey(root.keyPem);
-  const key = options.rotateKey ? newKeyLike(oldKey) : oldKey;
-  const lifetimeMs = old.notAfter.getTime() - old.notBefore.getTime();
-  const certificate = await createRootWithSigner(
-    new SoftwareSigner(key),
-    options.trustDomain,
-    // createRootWithSigner back-dates by a minute; add it back so the lifetime stays exactly the old one.
-    new Date(options.now),
-    lifetimeMs - 60_000,
-    old.subject,
-  );
-  return {
-    keyPem: keyPemOf(key),
-    certificate,
-    bundle: pruneTrustBundle([certificate, ...root.bundle], options.now),
-  };
+  const current = await softwareRootKeys.signerOf(root);
+  const { signer, stored } = options.rotateKey
+    ? await softwareRootKeys.newKey(current)
+    : { signer: current, stored: { keyPem: root.keyPem } };
+  return { ...stored, ...(await successorCertificates(root, signer, options.trustDomain, options.now)) };
 }
 
 export interface RootRotatorOptions {
@@ -185,47 +270,81 @@ export interface RootRotatorOptions {
 /** What a check did: nothing, took a root another writer stored, rotated, or dropped expired roots. */
 export type RotationOutcome = 'unchanged' | 'reloaded' | 'rotated' | 'pruned';
 
+const spkiOf = (signer: Signer) => signer.publicKey.export({ format: 'der', type: 'spki' });
+
 /**
  * Keeps a self-signed root fresh: loads it from its store (creating and storing one the first time), and on
  * each check rotates it once `threshold` of its lifetime or less is left, drops expired roots from the trust
  * bundle, and takes up a root another replica stored. Emits `change` (material: CaKeyMaterial, outcome) after
  * each change and `error` (Error) when a periodic check fails (it is tried again at the next interval).
+ *
+ * The rotator works on certificates and a Signer; where the key lives is its RootKeyCustody's business
+ * (`softwareRootKeys` by default, `Pkcs11RootKeys` for a key on a token), so a token-held root is rotated by
+ * the same code, signing its successor through the token. The signer is kept while roots keep its key;
+ * one replaced (CA key rotation, or a stored root with another key) is closed at the next check, when no
+ * certificate can still be on its way through it, or by close().
  */
-export class RootRotator extends EventEmitter {
-  private current: SelfSignedRoot;
+export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitter {
+  private current: StoredRoot<K>;
+  private signer: Signer;
   private currentMaterial: CaKeyMaterial;
+  private retired: Signer[] = [];
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<RotationOutcome> | undefined;
   private readonly now: () => number;
 
   private constructor(
-    readonly store: RootStore,
+    readonly store: RootStore<StoredRoot<K>>,
     readonly options: RootRotatorOptions,
-    root: SelfSignedRoot,
+    readonly keys: RootKeyCustody<K>,
+    root: StoredRoot<K>,
+    signer: Signer,
   ) {
     super();
+    this.now = options.now ?? Date.now;
+    this.current = root;
+    this.signer = signer;
+    this.currentMaterial = materialFor(root, signer);
+  }
+
+  static open(store: RootStore<SelfSignedRoot>, options: RootRotatorOptions): Promise<RootRotator>;
+  static open<K extends object>(
+    store: RootStore<StoredRoot<K>>,
+    options: RootRotatorOptions,
+    keys: RootKeyCustody<K>,
+  ): Promise<RootRotator<K>>;
+  static async open<K extends object>(
+    store: RootStore<StoredRoot<K>>,
+    options: RootRotatorOptions,
+    keys: RootKeyCustody<K> = softwareRootKeys as unknown as RootKeyCustody<K>,
+  ): Promise<RootRotator<K>> {
     if (!(options.threshold > 0 && options.threshold < 1)) {
       throw new Error(`the root rotation threshold must be between 0 and 1, not ${options.threshold}`);
     }
-    this.now = options.now ?? Date.now;
-    this.current = root;
-    this.currentMaterial = materialOf(root);
-  }
-
-  static async open(store: RootStore, options: RootRotatorOptions): Promise<RootRotator> {
-    let root = await store.load();
-    if (!root) {
-      root = await createSoftwareRoot(
-        options.trustDomain,
-        (options.now ?? Date.now)(),
-        options.rootLifetimeMs,
-      );
-      await store.save(root);
+    const stored = await store.load();
+    const first = stored ? undefined : await keys.firstKey();
+    const signer = first?.signer ?? (await keys.signerOf(stored!));
+    try {
+      let root = stored;
+      if (!root) {
+        const certificate = await createRootWithSigner(
+          signer,
+          options.trustDomain,
+          new Date((options.now ?? Date.now)()),
+          options.rootLifetimeMs,
+        );
+        root = { ...first!.stored, certificate, bundle: [certificate] };
+        await store.save(root);
+      }
+      return new RootRotator(store, options, keys, root, signer);
+    } catch (err) {
+      // A token signer holds sessions: give them back when the rotator cannot be made.
+      await signer.close?.();
+      throw err;
     }
-    return new RootRotator(store, options, root);
   }
 
-  get root(): SelfSignedRoot {
+  get root(): StoredRoot<K> {
     return this.current;
   }
 
@@ -257,23 +376,26 @@ export class RootRotator extends EventEmitter {
     this.timer = undefined;
   }
 
+  /** Stops checking and closes every signer this rotator opened (a token's sessions), the current one too. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.checking?.catch(() => undefined);
+    await this.closeRetired();
+    await this.signer.close?.();
+  }
+
   private async checkOnce(): Promise<RotationOutcome> {
+    await this.closeRetired();
     const now = this.now();
     let outcome: RotationOutcome = 'unchanged';
     const stored = await this.store.load();
-    if (stored && !sameRoot(stored, this.current)) {
-      this.adopt(stored);
+    if (stored && !sameCertificates(stored, this.current)) {
+      await this.adopt(stored);
       outcome = 'reloaded';
     }
     const root = this.current;
     if (remainingLifetimeFraction(root.certificate, now) <= this.options.threshold) {
-      const next = await rotateRoot(root, {
-        trustDomain: this.options.trustDomain,
-        rotateKey: this.options.rotateKey,
-        now,
-      });
-      await this.store.save(next);
-      this.adopt(next);
+      await this.rotate(root, now);
       this.emit('change', this.currentMaterial, 'rotated');
       return 'rotated';
     }
@@ -281,34 +403,67 @@ export class RootRotator extends EventEmitter {
     if (pruned.length !== root.bundle.length) {
       const next = { ...root, bundle: withCurrentFirst(root.certificate, pruned) };
       await this.store.save(next);
-      this.adopt(next);
+      await this.adopt(next, this.signer);
       outcome = 'pruned';
     }
     if (outcome !== 'unchanged') this.emit('change', this.currentMaterial, outcome);
     return outcome;
   }
 
-  private adopt(root: SelfSignedRoot): void {
+  /** Signs, stores and adopts the successor of `root`, with the current key or (rotateKey) a new one. */
+  private async rotate(root: StoredRoot<K>, now: number): Promise<void> {
+    const fresh = this.options.rotateKey ? await this.keys.newKey(this.signer) : undefined;
+    const signer = fresh?.signer ?? this.signer;
+    try {
+      const certificates = await successorCertificates(root, signer, this.options.trustDomain, now);
+      const next: StoredRoot<K> = fresh ? { ...fresh.stored, ...certificates } : { ...root, ...certificates };
+      await this.store.save(next);
+      await this.adopt(next, signer);
+    } catch (err) {
+      if (fresh) await fresh.signer.close?.();
+      throw err;
+    }
+  }
+
+  /** Makes `root` current, signing with `signer` or, by default, the current signer if it holds the root's key. */
+  private async adopt(root: StoredRoot<K>, signer?: Signer): Promise<void> {
+    let next = signer;
+    if (!next) {
+      const keyOfRoot = parseCertificateDer(root.certificate).spki;
+      next = keyOfRoot.equals(spkiOf(this.signer)) ? this.signer : await this.keys.signerOf(root);
+    }
+    let material: CaKeyMaterial;
+    try {
+      material = materialFor(root, next);
+    } catch (err) {
+      if (next !== this.signer) await next.close?.();
+      throw err;
+    }
+    if (next !== this.signer) this.retired.push(this.signer);
     this.current = root;
-    this.currentMaterial = materialOf(root);
+    this.signer = next;
+    this.currentMaterial = material;
+  }
+
+  private async closeRetired(): Promise<void> {
+    const retired = this.retired;
+    this.retired = [];
+    for (const signer of retired) await signer.close?.();
   }
 }
 
-function sameRoot(a: SelfSignedRoot, b: SelfSignedRoot): boolean {
+function sameCertificates(a: RootCertificates, b: RootCertificates): boolean {
   return (
     a.certificate.equals(b.certificate) &&
-    a.keyPem.trim() === b.keyPem.trim() &&
     a.bundle.length === b.bundle.length &&
     a.bundle.every((der, i) => der.equals(b.bundle[i]))
   );
 }
 
-/** CA material for a self-signed root: it signs, and the whole bundle is trusted. */
-export function materialOf(root: SelfSignedRoot): CaKeyMaterial {
-  const signer = SoftwareSigner.fromPem(root.keyPem);
-  const spki = createPublicKey(root.keyPem).export({ format: 'der', type: 'spki' });
-  if (!parseCertificateDer(root.certificate).spki.equals(spki)) {
-    throw new Error("the root's key does not match its certificate");
+/** CA material for a self-signed root signed by `signer`: it signs, and the whole bundle is trusted. */
+function materialFor(root: RootCertificates, signer: Signer): CaKeyMaterial {
+  if (!parseCertificateDer(root.certificate).spki.equals(spkiOf(signer))) {
+    throw new Error(`the root's key (${signer.description}) does not match its certificate`);
   }
   return {
     signer,
@@ -316,4 +471,9 @@ export function materialOf(root: SelfSignedRoot): CaKeyMaterial {
     intermediates: [],
     roots: withCurrentFirst(root.certificate, root.bundle),
   };
+}
+
+/** CA material for a self-signed root with its key in software: it signs, and the whole bundle is trusted. */
+export function materialOf(root: SelfSignedRoot): CaKeyMaterial {
+  return materialFor(root, SoftwareSigner.fromPem(root.keyPem));
 }
