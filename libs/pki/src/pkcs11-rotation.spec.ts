@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as pkcs11js from 'pkcs11js';
 import { opensslCsr, opensslResult, tempDir, writeTemp } from '@flotilla/testing';
 import { CertificateAuthority } from './authority';
 import type { CaKeyMaterial, IssuedCertificate } from './authority';
@@ -18,31 +16,12 @@ import {
   RootRotator,
   remainingLifetimeFraction,
 } from './root-rotation';
-import type { RootRotatorOptions } from './root-rotation';
 import { createRootWithSigner } from './signer-root';
-
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const TD = 'cluster.local';
-const ALICE = `spiffe://${TD}/ns/default/sa/alice`;
-const BOB = `spiffe://${TD}/ns/shop/sa/bob`;
-const HOUR = 3600 * 1000;
-const YEAR = 365 * 24 * HOUR;
-const OPTIONS: RootRotatorOptions = {
-  trustDomain: TD,
-  threshold: 0.2,
-  rotateKey: false,
-  checkIntervalMs: 60_000,
-};
+import { MODULE, initTestToken, privateKeysOnToken } from './testing/softhsm';
+import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR } from './testing/rotation';
 
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
-const TOKEN = `flotilla-rotation-${randomBytes(4).toString('hex')}`;
-execFileSync(
-  'softhsm2-util',
-  ['--init-token', '--free', '--label', TOKEN, '--pin', '1234', '--so-pin', '5678'],
-  {
-    stdio: 'pipe',
-  },
-);
+const TOKEN = initTestToken('flotilla-rotation');
 
 const configFor = (keyLabel: string): Pkcs11Config => ({
   module: MODULE,
@@ -81,54 +60,6 @@ function verify(dir: string, caFile: string, leaf: IssuedCertificate) {
 
 const spki = (der: Buffer | string) =>
   new X509Certificate(der).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-
-/** Attributes of every private key labelled `keyLabel` on the token, read through a session of its own. */
-function privateKeysOnToken(
-  keyLabel: string,
-): { sensitive: boolean; extractable: boolean; valueReadable: boolean }[] {
-  const lib = new pkcs11js.PKCS11();
-  lib.load(MODULE);
-  try {
-    lib.C_Initialize();
-  } catch (err) {
-    if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test((err as Error).message)) throw err;
-  }
-  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === TOKEN)!;
-  const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-  try {
-    try {
-      lib.C_Login(session, pkcs11js.CKU_USER, '1234');
-    } catch (err) {
-      if (!/CKR_USER_ALREADY_LOGGED_IN/.test((err as Error).message)) throw err;
-    }
-    lib.C_FindObjectsInit(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_LABEL, value: keyLabel },
-    ]);
-    const keys = lib.C_FindObjects(session, 16);
-    lib.C_FindObjectsFinal(session);
-    return keys.map((key) => {
-      const [sensitive, extractable] = lib.C_GetAttributeValue(session, key, [
-        { type: pkcs11js.CKA_SENSITIVE },
-        { type: pkcs11js.CKA_EXTRACTABLE },
-      ]);
-      let valueReadable = true;
-      try {
-        lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE }]);
-      } catch (err) {
-        if (!/CKR_ATTRIBUTE_SENSITIVE/.test((err as Error).message)) throw err;
-        valueReadable = false;
-      }
-      return {
-        sensitive: (sensitive.value as Buffer)[0] === 1,
-        extractable: (extractable.value as Buffer)[0] === 1,
-        valueReadable,
-      };
-    });
-  } finally {
-    lib.C_CloseSession(session);
-  }
-}
 
 describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
   it('re-signs a due root with the same token key: new serial and validity, same subject and key, both roots in ca-roots.pem, leaves from before and after verify -x509_strict against it', async () => {
@@ -202,7 +133,7 @@ describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
         /^PKCS#11 token ".*" key "new-key" id [0-9a-f]{32}$/,
       );
       // Both key pairs are on the token under the label, and neither private key can be read out of it.
-      expect(privateKeysOnToken('new-key')).toEqual([
+      expect(privateKeysOnToken(TOKEN, 'new-key')).toEqual([
         { sensitive: true, extractable: false, valueReadable: false },
         { sensitive: true, extractable: false, valueReadable: false },
       ]);

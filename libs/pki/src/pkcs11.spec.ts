@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import * as pkcs11js from 'pkcs11js';
 import { openssl, opensslCsr, tempDir, writeTemp } from '@flotilla/testing';
 import { CertificateAuthority } from './authority';
 import { csrPemToDer } from './csr';
@@ -9,22 +7,12 @@ import { derToPem } from './der';
 import { Pkcs11Signer, generatePkcs11EcKey } from './pkcs11-signer';
 import type { Pkcs11Config } from './pkcs11-signer';
 import { loadOrCreateSignerRoot } from './signer-root';
+import { MODULE, initTestToken, privateKeysOnToken } from './testing/softhsm';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
 
-/**
- * A SoftHSM2 token of this test file's own, in the temporary token folder that jest.softhsm.cjs points
- * SOFTHSM2_CONF at (SoftHSM reads the variable from the real environment, which Jest's copy cannot change).
- */
-const TOKEN = `flotilla-ca-${randomBytes(4).toString('hex')}`;
-execFileSync(
-  'softhsm2-util',
-  ['--init-token', '--free', '--label', TOKEN, '--pin', '1234', '--so-pin', '5678'],
-  {
-    stdio: 'pipe',
-  },
-);
+/** A SoftHSM2 token of this test file's own. */
+const TOKEN = initTestToken('flotilla-ca');
 
 const CONFIG: Pkcs11Config = {
   module: MODULE,
@@ -79,39 +67,9 @@ describe('PKCS #11 signer (SoftHSM2)', () => {
   });
 
   it('keeps the private key on the token: sensitive, not extractable, its value unreadable', () => {
-    const lib = new pkcs11js.PKCS11();
-    lib.load(MODULE);
-    try {
-      lib.C_Initialize();
-    } catch (err) {
-      if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test((err as Error).message)) throw err;
-    }
-    const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === TOKEN)!;
-    const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-    try {
-      try {
-        lib.C_Login(session, pkcs11js.CKU_USER, '1234');
-      } catch (err) {
-        if (!/CKR_USER_ALREADY_LOGGED_IN/.test((err as Error).message)) throw err;
-      }
-      lib.C_FindObjectsInit(session, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-        { type: pkcs11js.CKA_LABEL, value: 'root' },
-      ]);
-      const key = lib.C_FindObjects(session)!;
-      lib.C_FindObjectsFinal(session);
-      const [sensitive, extractable] = lib.C_GetAttributeValue(session, key, [
-        { type: pkcs11js.CKA_SENSITIVE },
-        { type: pkcs11js.CKA_EXTRACTABLE },
-      ]);
-      expect((sensitive.value as Buffer)[0]).toBe(1);
-      expect((extractable.value as Buffer)[0]).toBe(0);
-      expect(() => lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE }])).toThrow(
-        /CKR_ATTRIBUTE_SENSITIVE/,
-      );
-    } finally {
-      lib.C_CloseSession(session);
-    }
+    expect(privateKeysOnToken(TOKEN, 'root')).toEqual([
+      { sensitive: true, extractable: false, valueReadable: false },
+    ]);
   });
 
   it('names the token labels it found when the token is missing, and a missing key', async () => {

@@ -19,19 +19,7 @@ import {
   createSoftwareRoot,
   remainingLifetimeFraction,
 } from './root-rotation';
-import type { RootRotatorOptions } from './root-rotation';
-
-const TD = 'cluster.local';
-const ALICE = `spiffe://${TD}/ns/default/sa/alice`;
-const BOB = `spiffe://${TD}/ns/shop/sa/bob`;
-const HOUR = 3600 * 1000;
-const YEAR = 365 * 24 * HOUR;
-const OPTIONS: RootRotatorOptions = {
-  trustDomain: TD,
-  threshold: 0.2,
-  rotateKey: false,
-  checkIntervalMs: 60_000,
-};
+import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR } from './testing/rotation';
 
 /** A folder holding a ten-year root created `ageYears` ago (8.5: 15% of its life left, due for rotation). */
 async function storeWithRootAged(ageYears: number): Promise<FileRootStore> {
