@@ -10,12 +10,10 @@ import {
   RevocationStore,
   RootRotator,
   VaultClient,
+  VaultIntermediateRenewer,
   VaultLeafIssuer,
   loadCacerts,
   loadOrCreateTokenKey,
-  vaultSignedIntermediate,
-  loadVaultIntermediate,
-  saveVaultIntermediate,
 } from '@flotilla/pki';
 import type {
   CaKeyMaterial,
@@ -71,11 +69,13 @@ export interface Citadel {
   crl: CrlCache;
   /** Rotates the self-signed root, its key in software or on a PKCS #11 token; absent with cacerts or a Vault intermediate. */
   rotator?: CitadelRootRotator;
+  /** Has Vault sign a new intermediate when the current one nears its end; present with --vault-mode sign-intermediate. */
+  intermediateRenewer?: VaultIntermediateRenewer;
   /** Publishes the trust bundle and CRL to every namespace; present with --kube-api-server and --kube-namespace. */
   distributor?: TrustDistributor;
   /** Where the root lives: the state folder, istio-ca-secret, cacerts, a token, Vault. */
   rootSource: string;
-  /** Starts the periodic root check and the distribution to namespaces. */
+  /** Starts the periodic root or intermediate check and the distribution to namespaces. */
   start(): Promise<void>;
   /** Stops them, and closes the signers the rotator opened (a token's sessions). */
   stop(): Promise<void>;
@@ -141,26 +141,25 @@ async function openRotator(
   return RootRotator.open(store, rotation);
 }
 
-async function pluggedMaterial(
+/**
+ * Model B: the intermediate Vault signed, kept in the state folder (cacerts layout), reused while more than
+ * --vault-intermediate-renew-threshold of its life is left, and renewed by the running citadel after that.
+ */
+function openIntermediateRenewer(
   options: CitadelOptions,
   stateDir: string,
-  vault: VaultClient | undefined,
-): Promise<CaKeyMaterial | undefined> {
-  if (options.cacertsDir) return loadCacerts(options.cacertsDir);
-  if (vault && options.vaultMode === 'sign-intermediate') {
-    // The intermediate Vault signed is kept (cacerts layout) and reused while a fifth of its life is left.
-    const keptDir = join(stateDir, VAULT_INTERMEDIATE_DIR);
-    const kept = loadVaultIntermediate(keptDir);
-    if (kept) return kept;
-    const intermediate = await vaultSignedIntermediate(vault, {
-      mount: options.vaultMount,
-      trustDomain: options.trustDomain,
-      ttlMs: VAULT_INTERMEDIATE_TTL_MS,
-    });
-    saveVaultIntermediate(keptDir, intermediate);
-    return intermediate.material;
-  }
-  return undefined;
+  vault: VaultClient,
+  now: () => number,
+): Promise<VaultIntermediateRenewer> {
+  return VaultIntermediateRenewer.open(vault, {
+    dir: join(stateDir, VAULT_INTERMEDIATE_DIR),
+    mount: options.vaultMount,
+    trustDomain: options.trustDomain,
+    ttlMs: VAULT_INTERMEDIATE_TTL_MS,
+    threshold: options.vaultIntermediateRenewThreshold,
+    checkIntervalMs: options.vaultIntermediateCheckInterval,
+    now,
+  });
 }
 
 /** A fresh serving certificate for citadel's own TLS port, from the current CA. */
@@ -175,19 +174,28 @@ async function servingIdentity(ca: CertificateAuthority, names: readonly string[
 
 /**
  * The CA, its TLS credentials and authenticators, from citadel's options. With a self-signed root (the default,
- * key in software or with --pkcs11-module on a token) the root is rotated when `--root-rotation-threshold` of its life is left; after a rotation the
- * trust bundle file, the /ca/trust-bundle.pem route, the roots TLS trusts, citadel's serving certificate and (in
- * Kubernetes) every namespace's istio-ca-root-cert follow.
+ * key in software or with --pkcs11-module on a token) the root is rotated when `--root-rotation-threshold` of its
+ * life is left; with --vault-mode sign-intermediate Vault signs a new intermediate when
+ * `--vault-intermediate-renew-threshold` of the current one's life is left. After either the trust bundle file, the
+ * /ca/trust-bundle.pem route, the roots TLS trusts, citadel's serving certificate and (in Kubernetes) every
+ * namespace's istio-ca-root-cert and istio-ca-crl follow. `now` is the clock the intermediate's checks read.
  */
 export async function buildCitadel(
   options: CitadelOptions,
   logger: Logger = createLogger('citadel', options.logLevel),
+  now: () => number = Date.now,
 ): Promise<Citadel> {
   const stateDir = resolve(options.stateDir);
   mkdirSync(stateDir, { recursive: true });
   const vault = options.vaultAddress ? vaultClientOf(options) : undefined;
   const kc = options.kubeApiServer && options.kubeNamespace ? kubeConfigOf(options) : undefined;
-  const plugged = await pluggedMaterial(options, stateDir, vault);
+  const intermediateRenewer =
+    !options.cacertsDir && vault && options.vaultMode === 'sign-intermediate'
+      ? await openIntermediateRenewer(options, stateDir, vault, now)
+      : undefined;
+  const plugged: CaKeyMaterial | undefined = options.cacertsDir
+    ? loadCacerts(options.cacertsDir)
+    : intermediateRenewer?.material;
   const rotator = plugged ? undefined : await openRotator(options, stateDir, kc);
   const authorityOptions = {
     trustDomain: options.trustDomain,
@@ -242,6 +250,21 @@ export async function buildCitadel(
     current.replace(material);
   });
   rotator?.on('error', (err: Error) => logger.error({ err }, 'root rotation check failed; retrying'));
+  intermediateRenewer?.on('change', (material: CaKeyMaterial) => {
+    const intermediate = new X509Certificate(material.signingCertificate);
+    logger.info(
+      { serial: intermediate.serialNumber, notAfter: intermediate.validTo, vault: options.vaultAddress },
+      'Vault signed a new intermediate; issuing with it',
+    );
+    current.replace(material);
+  });
+  intermediateRenewer?.on('error', (err: Error) => {
+    const kept = new X509Certificate(current.ca.material.signingCertificate);
+    logger.error(
+      { err, notAfter: kept.validTo, retryInMs: options.vaultIntermediateCheckInterval },
+      'cannot renew the Vault-signed intermediate; still issuing with the current one, retrying at the next check',
+    );
+  });
 
   const authenticators: Authenticator[] = [
     new ClientCertificateAuthenticator(options.trustDomain, revocations),
@@ -273,6 +296,7 @@ export async function buildCitadel(
     revocations,
     crl,
     rotator,
+    intermediateRenewer,
     distributor,
     rootSource: rotator
       ? `${rotator.store.description}, key: ${rotator.keys.description}`
@@ -283,6 +307,12 @@ export async function buildCitadel(
         await rotator.check();
         await refreshed;
         rotator.start();
+      }
+      if (intermediateRenewer) {
+        // An intermediate kept past its threshold because Vault was down at start is renewed now if Vault answers.
+        await intermediateRenewer.check().catch((err: unknown) => intermediateRenewer.emit('error', err));
+        await refreshed;
+        intermediateRenewer.start();
       }
       if (distributor) {
         distributor.setTrustBundle(current.trustBundlePem);
@@ -296,6 +326,7 @@ export async function buildCitadel(
     },
     async stop() {
       await rotator?.close();
+      intermediateRenewer?.stop();
       if (crlTimer) clearInterval(crlTimer);
       await distributor?.stop();
     },
@@ -353,6 +384,12 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
       rootRotation: citadel.rotator
         ? { threshold: options.rootRotationThreshold, rotateKey: options.rotateCaKey }
         : 'off',
+      ...(citadel.intermediateRenewer && {
+        intermediateRenewal: {
+          threshold: options.vaultIntermediateRenewThreshold,
+          checkIntervalMs: options.vaultIntermediateCheckInterval,
+        },
+      }),
     },
     'CA loaded',
   );

@@ -41,6 +41,19 @@ describe('citadel options', () => {
     expect(() => parse(['--vault-mode', 'both'])).toThrow(/not sign-leaf or sign-intermediate/);
   });
 
+  it('renews a Vault-signed intermediate at 20% of its life left, checking hourly, unless told otherwise', () => {
+    expect(parse([])).toMatchObject({
+      vaultIntermediateCheckInterval: 3_600_000,
+      vaultIntermediateRenewThreshold: 0.2,
+    });
+    expect(
+      parse(['--vault-intermediate-check-interval', '0.5s', '--vault-intermediate-renew-threshold', '0.3']),
+    ).toMatchObject({ vaultIntermediateCheckInterval: 500, vaultIntermediateRenewThreshold: 0.3 });
+    expect(() => parse(['--vault-intermediate-renew-threshold', '0'])).toThrow(
+      /not a number between 0 and 1/,
+    );
+  });
+
   it('rotates the root at 20% of its life left, checking hourly and keeping the key, unless told otherwise', () => {
     expect(parse([])).toMatchObject({
       rootRotationCheckInterval: 3_600_000,

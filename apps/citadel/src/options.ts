@@ -42,6 +42,10 @@ export interface CitadelOptions extends CommonOptions {
   vaultK8sRole: string;
   /** sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate. */
   vaultMode: VaultMode;
+  /** Milliseconds between checks of the Vault-signed intermediate's remaining lifetime (sign-intermediate). */
+  vaultIntermediateCheckInterval: number;
+  /** Renew the Vault-signed intermediate once at most this fraction of its lifetime is left. */
+  vaultIntermediateRenewThreshold: number;
   /** Milliseconds between checks of the self-signed root's remaining lifetime. */
   rootRotationCheckInterval: number;
   /** Rotate the self-signed root once at most this fraction of its lifetime is left. */
@@ -192,6 +196,22 @@ export function citadelCommand(): Command {
         "sign-leaf: Vault signs every workload certificate; sign-intermediate: Vault signs citadel's intermediate",
         'sign-leaf',
         parseVaultMode,
+      ),
+    )
+    .addOption(
+      option(
+        '--vault-intermediate-check-interval <duration>',
+        'with --vault-mode sign-intermediate: how often the remaining lifetime of the intermediate Vault signed is checked',
+        3_600_000,
+        parseDuration,
+      ),
+    )
+    .addOption(
+      option(
+        '--vault-intermediate-renew-threshold <fraction>',
+        'with --vault-mode sign-intermediate: have Vault sign a new intermediate (new key) once this fraction of its lifetime or less is left; while Vault cannot be reached the current one keeps signing and each check retries',
+        0.2,
+        parseFraction,
       ),
     )
     .addOption(

@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { setTimeout } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { CONFIG_MAPS, NAMESPACES, SECRETS, kubeConfigFor } from '@flotilla/kube';
 import {
@@ -19,8 +21,10 @@ import {
   signLocalToken,
 } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
+import { createLogger } from '@flotilla/service-kit';
 import {
   KubeApiServerDouble,
+  VaultDouble,
   openssl,
   opensslCsr,
   opensslResult,
@@ -413,4 +417,149 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
       await stopCitadel(running);
     }
   }, 30_000); // the CRL is published every 5 s
+});
+
+describe('citadel renews its Vault-signed intermediate while it runs (against the Vault test double)', () => {
+  let vault: VaultDouble;
+  let tokenFile: string;
+  beforeAll(async () => {
+    vault = await VaultDouble.start();
+    tokenFile = writeTemp(tempDir(), 'vault-token', vault.createToken());
+  });
+  afterAll(() => vault.close());
+
+  const signRequests = () => vault.requests.filter((r) => r.path === '/v1/pki/root/sign-intermediate').length;
+
+  /**
+   * Citadel in --vault-mode sign-intermediate, checking its intermediate every 100 ms against a clock the test moves
+   * to the moment 10% of the intermediate's life is left (`makeDue`) and back to now once a new one is in place.
+   */
+  async function startIntermediateCitadel() {
+    let shiftMs = 0;
+    const logger = createLogger('citadel-test', 'silent');
+    const errorLogs = jest.spyOn(logger, 'error');
+    const stateDir = tempDir('flotilla-citadel-vault-');
+    const running = await startCitadel(
+      [
+        '--vault-address',
+        vault.url,
+        '--vault-mode',
+        'sign-intermediate',
+        '--vault-token-file',
+        tokenFile,
+        '--vault-intermediate-check-interval',
+        '0.1s',
+      ],
+      stateDir,
+      { logger, now: () => Date.now() + shiftMs },
+    );
+    running.citadel.current.on('change', () => (shiftMs = 0));
+    const keptPem = () => readFileSync(join(stateDir, 'vault-intermediate', 'ca-cert.pem'), 'utf8');
+    const makeDue = () => {
+      const cert = new X509Certificate(keptPem());
+      const from = Date.parse(cert.validFrom);
+      const to = Date.parse(cert.validTo);
+      shiftMs = to - 0.1 * (to - from) - Date.now();
+    };
+    const issue = (name: string) =>
+      createCertificate(running, opensslCsr(dir, name, { uris: [ALICE] }), {
+        token: tokenFor(running, 'default', 'alice'),
+      });
+    const dir = tempDir();
+    return { running, errorLogs, keptPem, makeDue, issue, dir };
+  }
+
+  /** `openssl verify -x509_strict` of a chain (leaf, citadel's intermediate, Vault's issuing CA, root) against Vault's root. */
+  function verifyAgainstVaultRoot(dir: string, name: string, chain: string[]): string {
+    const root = writeTemp(dir, 'vault-root.pem', vault.rootPem);
+    const untrusted = writeTemp(dir, `${name}-chain.pem`, chain.slice(1, -1).join(''));
+    const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
+    const r = opensslResult(['verify', '-x509_strict', '-CAfile', root, '-untrusted', untrusted, leaf]);
+    return (r.stdout + r.stderr).trim();
+  }
+
+  /** The certificate citadel's TLS port serves now. */
+  function servedCertificate(running: RunningCitadel): Promise<X509Certificate> {
+    const [host, port] = running.address.split(':');
+    return new Promise((resolve, reject) => {
+      const socket = connect(
+        { host, port: Number(port), servername: 'localhost', ca: vault.rootPem, ALPNProtocols: ['h2'] },
+        () => {
+          resolve(socket.getPeerX509Certificate()!);
+          socket.destroy();
+        },
+      );
+      socket.on('error', reject);
+    });
+  }
+
+  it('has Vault sign a new intermediate (new key) at the periodic check once 20% of its life is left: later leaves chain to it, and leaves from before and after verify -x509_strict against Vault’s root', async () => {
+    const { running, keptPem, makeDue, issue, dir } = await startIntermediateCitadel();
+    try {
+      await running.citadel.start();
+      const before = await issue('before');
+      const oldIntermediate = keptPem();
+      expect(before[1]).toBe(oldIntermediate);
+      const signsBefore = signRequests();
+
+      // The double's certificates run from the current whole second: a second later the new one ends later.
+      await setTimeout(1000);
+      makeDue();
+      await waitFor('a new intermediate in the state folder', () => keptPem() !== oldIntermediate);
+      const newIntermediate = new X509Certificate(keptPem());
+      expect(signRequests()).toBe(signsBefore + 1);
+      expect(newIntermediate.publicKey.equals(new X509Certificate(oldIntermediate).publicKey)).toBe(false);
+
+      const after = await issue('after');
+      expect(after[1]).toBe(keptPem());
+      expect(after.at(-1)!.trim()).toBe(vault.rootPem);
+      expect(new X509Certificate(after[0]).checkIssued(newIntermediate)).toBe(true);
+      expect(verifyAgainstVaultRoot(dir, 'before', before)).toMatch(/: OK$/);
+      expect(verifyAgainstVaultRoot(dir, 'after', after)).toMatch(/: OK$/);
+      // Same root: the trust bundle did not change, and citadel's own serving certificate is re-issued.
+      expect(readFileSync(running.bundlePath, 'utf8').trim()).toBe(vault.rootPem);
+      await waitFor('a serving certificate from the new intermediate', async () =>
+        (await servedCertificate(running)).verify(newIntermediate.publicKey),
+      );
+      // Fresh again: later checks leave it alone.
+      await setTimeout(300);
+      expect(signRequests()).toBe(signsBefore + 1);
+    } finally {
+      await stopCitadel(running);
+    }
+  });
+
+  it('keeps issuing with the old intermediate while Vault is unreachable, logs each failed check, and renews once Vault answers again', async () => {
+    const { running, errorLogs, keptPem, makeDue, issue, dir } = await startIntermediateCitadel();
+    try {
+      await running.citadel.start();
+      const oldIntermediate = keptPem();
+      vault.sealed = true;
+      makeDue();
+      const failures = () =>
+        errorLogs.mock.calls.filter(
+          ([fields, message]) =>
+            /cannot renew the Vault-signed intermediate/.test(String(message)) &&
+            /Vault is sealed/.test(String((fields as { err?: Error }).err?.message)),
+        ).length;
+      await waitFor('two failed checks logged', () => failures() >= 2);
+
+      const during = await issue('during');
+      expect(during[1]).toBe(oldIntermediate);
+      expect(keptPem()).toBe(oldIntermediate);
+      expect(verifyAgainstVaultRoot(dir, 'during', during)).toMatch(/: OK$/);
+
+      // The double's certificates run from the current whole second: a second later the new one ends later.
+      await setTimeout(1000);
+      vault.sealed = false;
+      await waitFor('a new intermediate in the state folder', () => keptPem() !== oldIntermediate);
+      const after = await issue('after');
+      expect(after[1]).toBe(keptPem());
+      expect(verifyAgainstVaultRoot(dir, 'after', after)).toMatch(/: OK$/);
+      expect(verifyAgainstVaultRoot(dir, 'during', during)).toMatch(/: OK$/);
+    } finally {
+      vault.sealed = false;
+      await stopCitadel(running);
+    }
+  });
 });

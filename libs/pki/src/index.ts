@@ -91,6 +91,7 @@ export {
   INTERMEDIATE_RENEW_FRACTION,
   VaultClient,
   VaultHttpError,
+  VaultIntermediateRenewer,
   VaultLeafIssuer,
   loadVaultIntermediate,
   readVaultCaChain,
@@ -98,10 +99,12 @@ export {
   vaultSignedIntermediate,
 } from './vault';
 export type {
+  IntermediateRenewalOutcome,
   VaultAuth,
   VaultClientOptions,
   VaultIntermediate,
   VaultIntermediateOptions,
+  VaultIntermediateRenewerOptions,
   VaultLeafIssuerOptions,
   VaultPkiOptions,
   VaultResponse,

@@ -2,7 +2,7 @@
 // when they need rotation or distribution running.
 import { join } from 'node:path';
 import { createApp } from '@flotilla/service-kit';
-import type { App } from '@flotilla/service-kit';
+import type { App, Logger } from '@flotilla/service-kit';
 import { tempDir } from '@flotilla/testing';
 import { TRUST_BUNDLE_FILE, buildCitadel, serveCitadel } from '../citadel';
 import type { Citadel } from '../citadel';
@@ -21,9 +21,16 @@ export interface RunningCitadel {
   bundlePath: string;
 }
 
+/** What a spec may put in place of citadel's own: a logger to watch, the clock its intermediate checks read. */
+export interface CitadelTestDeps {
+  logger?: Logger;
+  now?: () => number;
+}
+
 export async function startCitadel(
   args: string[] = [],
   stateDir = tempDir('flotilla-citadel-'),
+  deps: CitadelTestDeps = {},
 ): Promise<RunningCitadel> {
   const options = citadelCommand()
     .exitOverride()
@@ -43,7 +50,7 @@ export async function startCitadel(
       ...args,
     ])
     .opts() as CitadelOptions;
-  const citadel = await buildCitadel(options);
+  const citadel = await buildCitadel(options, deps.logger, deps.now);
   const app = createApp({ component: 'citadel', version: 'test', options, credentials: citadel.credentials });
   serveCitadel(app, citadel);
   await app.component.start();

@@ -12,3 +12,5 @@ export {
   loadVaultIntermediate,
   saveVaultIntermediate,
 } from './intermediate-store';
+export { VaultIntermediateRenewer } from './intermediate-renewer';
+export type { IntermediateRenewalOutcome, VaultIntermediateRenewerOptions } from './intermediate-renewer';

@@ -2,14 +2,17 @@
 // state folder in Istio's cacerts layout, and a restart reuses them while enough of their life is left. Without
 // this, every start asked Vault for a new intermediate, and leaves issued before a restart chained to one the
 // running citadel no longer knew.
-import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaKeyMaterial } from '../authority';
 import { CACERTS_FILES, loadCacerts } from '../ca-material';
+import { remainingLifetimeFraction } from '../root-rotation';
 import type { VaultIntermediate } from './vault-pki';
 
-/** Below this share of its lifetime left, a kept intermediate is replaced at start (Istio's root rotator uses 20%). */
+/**
+ * At or below this share of its lifetime left, the intermediate is replaced, at start or by the running citadel's
+ * periodic check (Istio's root rotator uses 20%).
+ */
 export const INTERMEDIATE_RENEW_FRACTION = 0.2;
 
 /** Writes the intermediate, its key (mode 0600), Vault's chain and root, each file replaced atomically. */
@@ -31,14 +34,15 @@ export function saveVaultIntermediate(dir: string, intermediate: VaultIntermedia
 
 /**
  * The kept intermediate, checked as any cacerts folder is (key matches, chain verifies to the root), or undefined
- * when there is none or less than INTERMEDIATE_RENEW_FRACTION of its lifetime is left.
+ * when there is none or `threshold` of its lifetime or less is left.
  */
-export function loadVaultIntermediate(dir: string, now: number = Date.now()): CaKeyMaterial | undefined {
+export function loadVaultIntermediate(
+  dir: string,
+  now: number = Date.now(),
+  threshold: number = INTERMEDIATE_RENEW_FRACTION,
+): CaKeyMaterial | undefined {
   if (!existsSync(join(dir, CACERTS_FILES.cert))) return undefined;
   const material = loadCacerts(dir);
-  const cert = new X509Certificate(material.signingCertificate);
-  const from = Date.parse(cert.validFrom);
-  const to = Date.parse(cert.validTo);
-  if ((to - now) / (to - from) < INTERMEDIATE_RENEW_FRACTION) return undefined;
+  if (remainingLifetimeFraction(material.signingCertificate, now) <= threshold) return undefined;
   return material;
 }

@@ -1,13 +1,24 @@
 import { X509Certificate } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts, opensslCsr, opensslResult, tempDir, VaultDouble, writeTemp } from '@flotilla/testing';
+import { setTimeout } from 'node:timers/promises';
+import {
+  freePorts,
+  opensslCsr,
+  opensslResult,
+  tempDir,
+  VaultDouble,
+  waitFor,
+  writeTemp,
+} from '@flotilla/testing';
 import { CertificateAuthority } from '../authority';
+import type { CaKeyMaterial } from '../authority';
 import { CaError } from '../ca-error';
 import { parseCertificateDer, parseSubjectAltNames } from '../certificate';
 import { csrPemToDer } from '../csr';
 import { OID } from '../oids';
 import { VaultClient } from './client';
+import { VaultIntermediateRenewer } from './intermediate-renewer';
 import { loadVaultIntermediate, saveVaultIntermediate } from './intermediate-store';
 import { VaultLeafIssuer, vaultSignedIntermediate } from './vault-pki';
 
@@ -15,6 +26,21 @@ const HOUR_MS = 3600 * 1000;
 const TRUST_DOMAIN = 'cluster.local';
 const SPIFFE_ID = `spiffe://${TRUST_DOMAIN}/ns/default/sa/web`;
 const K8S_JWT = 'eyJhbGciOiJSUzI1NiJ9.double-service-account-token.sig';
+const DAY_MS = 24 * HOUR_MS;
+
+/** validFrom and validTo of a DER certificate, in milliseconds. */
+function lifetimeOf(der: Buffer): { from: number; to: number } {
+  const cert = new X509Certificate(der);
+  return { from: Date.parse(cert.validFrom), to: Date.parse(cert.validTo) };
+}
+
+/** The moment `fraction` of the certificate's lifetime is left. */
+function whenLeft(der: Buffer, fraction: number): number {
+  const { from, to } = lifetimeOf(der);
+  return to - fraction * (to - from);
+}
+
+const spkiOf = (material: CaKeyMaterial) => material.signer.publicKey.export({ format: 'der', type: 'spki' });
 
 /** `openssl verify -x509_strict` of a chain (leaf first, root last) against the double's root. */
 function verifyChain(
@@ -240,6 +266,133 @@ describe('Vault PKI key custody (against the Vault test double)', () => {
       // Near its end it is not reused.
       const validTo = Date.parse(new X509Certificate(loaded.signingCertificate).validTo);
       expect(loadVaultIntermediate(kept, validTo - HOUR_MS)).toBeUndefined();
+    });
+
+    describe('VaultIntermediateRenewer', () => {
+      const signRequests = () =>
+        vault.requests.filter((r) => r.path === '/v1/pki_int/root/sign-intermediate').length;
+      let clock: number;
+      const options = (dir: string, ttlMs = 30 * DAY_MS) => ({
+        dir,
+        mount: 'pki_int',
+        trustDomain: TRUST_DOMAIN,
+        ttlMs,
+        threshold: 0.2,
+        checkIntervalMs: 50,
+        now: () => clock,
+      });
+      const tokenClient = () =>
+        new VaultClient({ address: vault.url, auth: { kind: 'token', token: vault.createToken() } });
+      const leafOf = (material: CaKeyMaterial) =>
+        new CertificateAuthority(material, {
+          trustDomain: TRUST_DOMAIN,
+          defaultTtlMs: HOUR_MS,
+          maxTtlMs: HOUR_MS,
+        }).issueWorkload(csrDer, SPIFFE_ID, 0);
+      beforeEach(() => {
+        clock = Date.now();
+      });
+
+      it('renews once a fifth of its life or less is left: a new key, kept in the folder, and leaves from before and after verify up to the same root', async () => {
+        const kept = tempDir('flotilla-vault-renew-');
+        const before = signRequests();
+        const renewer = await VaultIntermediateRenewer.open(tokenClient(), options(kept));
+        expect(signRequests()).toBe(before + 1);
+        const first = renewer.material;
+        const oldLeaf = await leafOf(first);
+
+        clock = whenLeft(first.signingCertificate, 0.21);
+        expect(await renewer.check()).toBe('unchanged');
+        expect(signRequests()).toBe(before + 1);
+
+        const changes: CaKeyMaterial[] = [];
+        renewer.on('change', (m: CaKeyMaterial) => changes.push(m));
+        clock = whenLeft(first.signingCertificate, 0.2);
+        // The double's certificates run from the current whole second: a second later the new one ends later.
+        await setTimeout(1000);
+        expect(await renewer.check()).toBe('renewed');
+        expect(signRequests()).toBe(before + 2);
+        expect(changes).toEqual([renewer.material]);
+        const second = renewer.material;
+        expect(second.signingCertificate.equals(first.signingCertificate)).toBe(false);
+        expect(spkiOf(second).equals(spkiOf(first))).toBe(false);
+        expect(lifetimeOf(second.signingCertificate).to).toBeGreaterThan(
+          lifetimeOf(first.signingCertificate).to,
+        );
+        // Kept as the start-up path keeps it: a restart reads the new one.
+        expect(loadVaultIntermediate(kept)!.signingCertificate.equals(second.signingCertificate)).toBe(true);
+
+        const newLeaf = await leafOf(second);
+        expect(newLeaf.chainPem[1]).not.toBe(oldLeaf.chainPem[1]);
+        for (const chain of [oldLeaf.chainPem, newLeaf.chainPem]) {
+          const verified = verifyChain(dir, chain, vault.rootPem);
+          expect(verified.out).toContain('OK');
+          expect(verified.status).toBe(0);
+        }
+      });
+
+      it('keeps the current intermediate while Vault cannot sign, reports each failed check, and renews once Vault answers', async () => {
+        const kept = tempDir('flotilla-vault-renew-');
+        const renewer = await VaultIntermediateRenewer.open(tokenClient(), options(kept));
+        const first = renewer.material;
+        const keptPem = readFileSync(join(kept, 'ca-cert.pem'), 'utf8');
+        clock = whenLeft(first.signingCertificate, 0.1);
+        const errors: Error[] = [];
+        renewer.on('error', (err: Error) => errors.push(err));
+        vault.sealed = true;
+        try {
+          const err = await caErrorOf(renewer.check());
+          expect(err.kind).toBe('unavailable');
+          expect(err.message).toContain('Vault is sealed');
+          expect(renewer.material).toBe(first);
+          expect(readFileSync(join(kept, 'ca-cert.pem'), 'utf8')).toBe(keptPem);
+          renewer.start();
+          await waitFor('two failed periodic checks', () => errors.length >= 2);
+          expect(renewer.material).toBe(first);
+          expect(verifyChain(dir, (await leafOf(renewer.material)).chainPem, vault.rootPem).status).toBe(0);
+          // The double's certificates run from the current whole second: a second later the new one ends later.
+          await setTimeout(1000);
+        } finally {
+          vault.sealed = false;
+        }
+        try {
+          const renewed = await new Promise<CaKeyMaterial>((resolve) => renewer.once('change', resolve));
+          expect(renewed.signingCertificate.equals(first.signingCertificate)).toBe(false);
+          expect(readFileSync(join(kept, 'ca-cert.pem'), 'utf8')).not.toBe(keptPem);
+        } finally {
+          renewer.stop();
+        }
+      });
+
+      it('starts with a kept intermediate past its threshold while Vault is down, but not with an expired one', async () => {
+        const kept = tempDir('flotilla-vault-renew-');
+        const first = (await VaultIntermediateRenewer.open(tokenClient(), options(kept))).material;
+        const [port] = await freePorts(1);
+        const down = new VaultClient({
+          address: `http://127.0.0.1:${port}`,
+          auth: { kind: 'token', token: 'x' },
+        });
+        clock = whenLeft(first.signingCertificate, 0.1);
+        const renewer = await VaultIntermediateRenewer.open(down, options(kept));
+        expect(renewer.material.signingCertificate.equals(first.signingCertificate)).toBe(true);
+        expect((await caErrorOf(renewer.check())).kind).toBe('unavailable');
+        clock = lifetimeOf(first.signingCertificate).to + 1000;
+        expect((await caErrorOf(VaultIntermediateRenewer.open(down, options(kept)))).kind).toBe(
+          'unavailable',
+        );
+      });
+
+      it('refuses an intermediate Vault signed that ends no later than the current one', async () => {
+        const kept = tempDir('flotilla-vault-renew-');
+        const first = (await VaultIntermediateRenewer.open(tokenClient(), options(kept))).material;
+        // The double rounds lifetimes up to whole days: a one-day intermediate ends long before a 30-day one.
+        const renewer = await VaultIntermediateRenewer.open(tokenClient(), options(kept, DAY_MS));
+        clock = whenLeft(first.signingCertificate, 0.1);
+        const err = await caErrorOf(renewer.check());
+        expect(err.message).toMatch(/no later than the current one/);
+        expect(renewer.material.signingCertificate.equals(first.signingCertificate)).toBe(true);
+        expect(loadVaultIntermediate(kept)!.signingCertificate.equals(first.signingCertificate)).toBe(true);
+      });
     });
 
     it('reports a bad token and Vault down', async () => {
