@@ -89,6 +89,14 @@ async function stateDirWithAgedRoot(): Promise<string> {
 
 const pemOf = (der: Buffer) => derToPem(der, 'CERTIFICATE');
 
+/** Writes each chain's leaf to <dir>/<name>.pem and expects `openssl verify -x509_strict` to pass it against `caFile`. */
+function expectLeavesVerify(dir: string, caFile: string, chains: Record<string, string[]>): void {
+  for (const [name, chain] of Object.entries(chains)) {
+    const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
+    expect(openssl(['verify', '-x509_strict', '-CAfile', caFile, leaf]).trim()).toBe(`${leaf}: OK`);
+  }
+}
+
 describe('citadel rotates its self-signed root', () => {
   it('with --rotate-ca-key: new chains end in the new root, pre-rotation leaves verify against the trust bundle, and renew over mTLS', async () => {
     const stateDir = await stateDirWithAgedRoot();
@@ -116,15 +124,7 @@ describe('citadel rotates its self-signed root', () => {
         token: tokenFor(running, 'shop', 'bob'),
       });
       expect(after.at(-1)).toBe(newRoot);
-      for (const [name, chain] of [
-        ['before', before],
-        ['after', after],
-      ] as const) {
-        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
-        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
-          `${leaf}: OK`,
-        );
-      }
+      expectLeavesVerify(dir, running.bundlePath, { before, after });
       const newRootOnly = writeTemp(dir, 'new-root.pem', newRoot);
       expect(opensslResult(['verify', '-CAfile', newRootOnly, join(dir, 'before.pem')]).status).not.toBe(0);
 
@@ -235,15 +235,7 @@ describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (S
         token: tokenFor(running, 'shop', 'bob'),
       });
       expect(after.at(-1)).toBe(newRoot);
-      for (const [name, chain] of [
-        ['before', before],
-        ['after', after],
-      ] as const) {
-        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
-        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
-          `${leaf}: OK`,
-        );
-      }
+      expectLeavesVerify(dir, running.bundlePath, { before, after });
       const renewed = await createCertificate(running, opensslCsr(dir, 'alice-2', { uris: [ALICE] }), {
         clientCert: { cert: before[0], key: openssl(['pkey', '-in', join(dir, 'alice.key')]) },
         trusting: writeTemp(dir, 'new-root.pem', newRoot),
@@ -288,15 +280,7 @@ describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (S
       });
       expect(after.at(-1)).toBe(newRoot);
       const newRootOnly = writeTemp(dir, 'new-root.pem', newRoot);
-      for (const [name, chain] of [
-        ['before', before],
-        ['after', after],
-      ] as const) {
-        const leaf = writeTemp(dir, `${name}.pem`, chain[0]);
-        expect(openssl(['verify', '-x509_strict', '-CAfile', running.bundlePath, leaf]).trim()).toBe(
-          `${leaf}: OK`,
-        );
-      }
+      expectLeavesVerify(dir, running.bundlePath, { before, after });
       expect(opensslResult(['verify', '-CAfile', newRootOnly, join(dir, 'before.pem')]).status).not.toBe(0);
     } finally {
       await stopCitadel(running);

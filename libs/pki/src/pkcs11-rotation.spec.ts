@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { opensslCsr, opensslResult, tempDir, writeTemp } from '@flotilla/testing';
 import { CertificateAuthority } from './authority';
-import type { CaKeyMaterial, IssuedCertificate } from './authority';
 import { certificatesFromPem } from './certificate';
 import { csrPemToDer } from './csr';
 import { derToPem } from './der';
@@ -18,7 +17,7 @@ import {
 } from './root-rotation';
 import { createRootWithSigner } from './signer-root';
 import { MODULE, initTestToken, privateKeysOnToken } from './testing/softhsm';
-import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR } from './testing/rotation';
+import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR, issue, verify } from './testing/rotation';
 
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
 const TOKEN = initTestToken('flotilla-rotation');
@@ -46,16 +45,6 @@ async function stateWithAgedTokenRoot(keyLabel: string): Promise<FileRootCertifi
   } finally {
     await signer.close();
   }
-}
-
-function issue(material: CaKeyMaterial, dir: string, name: string, id: string): Promise<IssuedCertificate> {
-  const ca = new CertificateAuthority(material, { trustDomain: TD, defaultTtlMs: HOUR, maxTtlMs: HOUR });
-  return ca.issueWorkload(csrPemToDer(opensslCsr(dir, name, { uris: [id] })), id, 0);
-}
-
-function verify(dir: string, caFile: string, leaf: IssuedCertificate) {
-  const path = writeTemp(dir, `leaf-${leaf.serial}.pem`, leaf.chainPem[0]);
-  return opensslResult(['verify', '-x509_strict', '-CAfile', caFile, path]);
 }
 
 const spki = (der: Buffer | string) =>

@@ -4,11 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { openssl, opensslCsr, opensslResult, tempDir, writeTemp } from '@flotilla/testing';
-import { CertificateAuthority } from './authority';
-import type { CaKeyMaterial, IssuedCertificate } from './authority';
+import { openssl, tempDir, writeTemp } from '@flotilla/testing';
 import { certificatesFromPem } from './certificate';
-import { csrPemToDer } from './csr';
 import { derToPem } from './der';
 import { loadOrCreateRoot } from './root-ca';
 import {
@@ -19,23 +16,13 @@ import {
   createSoftwareRoot,
   remainingLifetimeFraction,
 } from './root-rotation';
-import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR } from './testing/rotation';
+import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR, issue, verify } from './testing/rotation';
 
 /** A folder holding a ten-year root created `ageYears` ago (8.5: 15% of its life left, due for rotation). */
 async function storeWithRootAged(ageYears: number): Promise<FileRootStore> {
   const store = new FileRootStore(tempDir('flotilla-rotation-'));
   await store.save(await createSoftwareRoot(TD, Date.now() - ageYears * YEAR, 10 * YEAR));
   return store;
-}
-
-function issue(material: CaKeyMaterial, dir: string, name: string, id: string): Promise<IssuedCertificate> {
-  const ca = new CertificateAuthority(material, { trustDomain: TD, defaultTtlMs: HOUR, maxTtlMs: HOUR });
-  return ca.issueWorkload(csrPemToDer(opensslCsr(dir, name, { uris: [id] })), id, 0);
-}
-
-function verify(dir: string, caFile: string, leaf: IssuedCertificate) {
-  const path = writeTemp(dir, `leaf-${leaf.serial}.pem`, leaf.chainPem[0]);
-  return opensslResult(['verify', '-x509_strict', '-CAfile', caFile, path]);
 }
 
 const uriOf = (socket: TLSSocket) => socket.getPeerCertificate().subjectaltname;

@@ -10,6 +10,7 @@ import { ROOT_CERT_FILE, ROOT_KEY_FILE } from './root-ca';
 import { SoftwareSigner } from './signer';
 import type { Signer } from './signer';
 import { createRootWithSigner } from './signer-root';
+import { PeriodicCheck } from './periodic-check';
 
 /**
  * The certificates of a self-signed root: the current root, and the trust bundle that goes with it (the current
@@ -289,8 +290,10 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
   private signer: Signer;
   private currentMaterial: CaKeyMaterial;
   private retired: Signer[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<RotationOutcome> | undefined;
+  private readonly periodic = new PeriodicCheck<RotationOutcome>(
+    () => this.checkOnce(),
+    (err) => this.emit('error', err),
+  );
   private readonly now: () => number;
 
   private constructor(
@@ -355,31 +358,21 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
 
   /** Checks the root once (concurrent calls share one check). */
   check(): Promise<RotationOutcome> {
-    this.checking ??= this.checkOnce().finally(() => {
-      this.checking = undefined;
-    });
-    return this.checking;
+    return this.periodic.run();
   }
 
   start(): void {
-    this.stop();
-    this.timer = setInterval(() => {
-      this.check().catch((err: unknown) =>
-        this.emit('error', err instanceof Error ? err : new Error(String(err))),
-      );
-    }, this.options.checkIntervalMs);
-    this.timer.unref();
+    this.periodic.start(this.options.checkIntervalMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
   }
 
   /** Stops checking and closes every signer this rotator opened (a token's sessions), the current one too. */
   async close(): Promise<void> {
     this.stop();
-    await this.checking?.catch(() => undefined);
+    await this.periodic.settled();
     await this.closeRetired();
     await this.signer.close?.();
   }

@@ -12,6 +12,7 @@ import type { VaultClient } from './client';
 import { INTERMEDIATE_RENEW_FRACTION, saveVaultIntermediate } from './intermediate-store';
 import { vaultSignedIntermediate } from './vault-pki';
 import type { VaultIntermediateOptions } from './vault-pki';
+import { PeriodicCheck } from '../periodic-check';
 
 export interface VaultIntermediateRenewerOptions extends VaultIntermediateOptions {
   /** Where the intermediate is kept (Istio's cacerts layout, see saveVaultIntermediate). */
@@ -39,8 +40,10 @@ export type IntermediateRenewalOutcome = 'unchanged' | 'renewed';
  */
 export class VaultIntermediateRenewer extends EventEmitter {
   private currentMaterial: CaKeyMaterial;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<IntermediateRenewalOutcome> | undefined;
+  private readonly periodic = new PeriodicCheck<IntermediateRenewalOutcome>(
+    () => this.checkOnce(),
+    (err) => this.emit('error', err),
+  );
   private readonly now: () => number;
   private readonly threshold: number;
 
@@ -88,25 +91,15 @@ export class VaultIntermediateRenewer extends EventEmitter {
 
   /** Checks the intermediate once (concurrent calls share one check); rejects when Vault cannot renew it. */
   check(): Promise<IntermediateRenewalOutcome> {
-    this.checking ??= this.checkOnce().finally(() => {
-      this.checking = undefined;
-    });
-    return this.checking;
+    return this.periodic.run();
   }
 
   start(): void {
-    this.stop();
-    this.timer = setInterval(() => {
-      this.check().catch((err: unknown) =>
-        this.emit('error', err instanceof Error ? err : new Error(String(err))),
-      );
-    }, this.options.checkIntervalMs);
-    this.timer.unref();
+    this.periodic.start(this.options.checkIntervalMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
   }
 
   private async checkOnce(): Promise<IntermediateRenewalOutcome> {
