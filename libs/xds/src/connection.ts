@@ -155,11 +155,15 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   /** Regenerates and sends the types `request` covers, in make-before-break order. */
   push(request: PushRequest): Promise<void> {
     return this.serialize(async () => {
-      const types = inPushOrder(this.watchedTypes()).filter(
-        (t) =>
-          pushAffectsWatched(request, this, this.types.get(t)!.subscription) &&
-          this.host.generatorFor(t) !== undefined,
-      );
+      const types = inPushOrder(request.full ? this.types.keys() : request.types).filter((t) => {
+        const subscription = this.types.get(t)?.subscription;
+        return (
+          subscription !== undefined &&
+          subscription.active &&
+          pushAffectsWatched(request, this, subscription) &&
+          this.host.generatorFor(t) !== undefined
+        );
+      });
       for (const typeUrl of types) {
         if (this.closedFlag) return;
         const state = this.types.get(typeUrl)!;

@@ -68,7 +68,8 @@ export function pushAffectsWatched(
 
 /** Whether `request` may change anything `connection` holds, of any type it watches. */
 export function pushAffectsConnection(request: PushRequest, connection: ConnectionInfo): boolean {
-  for (const typeUrl of connection.watchedTypes()) {
+  // An incremental push names its types: only those of them the connection watches can be affected.
+  for (const typeUrl of request.full ? connection.watchedTypes() : request.types) {
     const watched = connection.watched(typeUrl);
     if (watched && pushAffectsWatched(request, connection, watched)) return true;
   }

@@ -180,7 +180,8 @@ export class PushContext {
   /** The Sidecar resources of this generation, in namespace/name order (the Envoy generator's scoping). */
   readonly sidecars: readonly ConfigEntry[];
   private readonly vsCache = new Map<string, ConfigEntry<VirtualServiceSpec>[]>();
-  private readonly drCache = new Map<string, ConfigEntry<DestinationRuleSpec> | null>();
+  /** By proxy namespace, then hostname (nested rather than a joined key: no string is built per lookup). */
+  private readonly drCache = new Map<string, Map<string, ConfigEntry<DestinationRuleSpec> | null>>();
   private readonly visibleServices = new Map<string, Service[]>();
 
   constructor(
@@ -263,8 +264,9 @@ export class PushContext {
    * before a wildcard.
    */
   destinationRuleFor(hostname: string, namespace: string): ConfigEntry<DestinationRuleSpec> | undefined {
-    const key = `${namespace}\0${hostname}`;
-    const cached = this.drCache.get(key);
+    let byHost = this.drCache.get(namespace);
+    if (!byHost) this.drCache.set(namespace, (byHost = new Map()));
+    const cached = byHost.get(hostname);
     if (cached !== undefined) return cached ?? undefined;
     const serviceNamespace = this.service(hostname)?.namespace;
     const candidates = this.destinationRules
@@ -283,7 +285,7 @@ export class PushContext {
       return nsRank * 2 + exact;
     };
     const best = candidates.sort((a, b) => rank(a) - rank(b))[0];
-    this.drCache.set(key, best ?? null);
+    byHost.set(hostname, best ?? null);
     return best;
   }
 
