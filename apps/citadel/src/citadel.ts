@@ -34,6 +34,7 @@ import {
   LocalTokenAuthenticator,
 } from './authn';
 import type { Authenticator } from './authn';
+import { registerCaMetrics } from './ca-metrics';
 import { certificateService } from './ca-service';
 import type { WorkloadIssuer } from './ca-service';
 import { OptionalClientCertCredentials } from './credentials';
@@ -345,6 +346,7 @@ export function serveCitadel(app: App, citadel: Citadel): void {
     }),
   );
   addRevocationRoutes(app.monitoring, citadel.current, citadel.crl, citadel.revocations);
+  registerCaMetrics(app.metrics, citadel);
 }
 
 export async function main(argv: readonly string[], tracing: Tracing): Promise<void> {

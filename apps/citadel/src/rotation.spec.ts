@@ -116,6 +116,12 @@ describe('citadel rotates its self-signed root', () => {
       expect(new X509Certificate(newRoot).publicKey.export({ format: 'der', type: 'spki' })).not.toEqual(
         new X509Certificate(oldRoot).publicKey.export({ format: 'der', type: 'spki' }),
       );
+      const metrics = await (await fetch(`${running.http}/metrics`)).text();
+      expect(metrics).toContain('flotilla_citadel_ca_renewals_total{kind="root",result="changed"} 1');
+      expect(metrics).toContain('flotilla_citadel_ca_renewals_total{kind="root",result="error"} 0');
+      expect(metrics).toContain(
+        `citadel_server_root_cert_expiry_timestamp ${Date.parse(new X509Certificate(newRoot).validTo) / 1000}`,
+      );
       const bundle = readFileSync(running.bundlePath, 'utf8');
       expect(certificatesFromPem(bundle).map(pemOf)).toEqual([newRoot, oldRoot]);
       expect(await (await fetch(`${running.http}/ca/trust-bundle.pem`)).text()).toBe(bundle);
@@ -496,6 +502,11 @@ describe('citadel renews its Vault-signed intermediate while it runs (against th
 
       const after = await issue('after');
       expect(after[1]).toBe(keptPem());
+      const metrics = await (await fetch(`${running.http}/metrics`)).text();
+      expect(metrics).toContain('flotilla_citadel_ca_renewals_total{kind="intermediate",result="changed"} 1');
+      expect(metrics).toContain(
+        `citadel_server_cert_chain_expiry_timestamp ${Date.parse(new X509Certificate(after[1]).validTo) / 1000}`,
+      );
       expect(after.at(-1)!.trim()).toBe(vault.rootPem);
       expect(new X509Certificate(after[0]).checkIssued(newIntermediate)).toBe(true);
       expect(verifyAgainstVaultRoot(dir, 'before', before)).toMatch(/: OK$/);
@@ -527,6 +538,13 @@ describe('citadel renews its Vault-signed intermediate while it runs (against th
             /Vault is sealed/.test(String((fields as { err?: Error }).err?.message)),
         ).length;
       await waitFor('two failed checks logged', () => failures() >= 2);
+      const renewalErrors = async () =>
+        Number(
+          /flotilla_citadel_ca_renewals_total\{kind="intermediate",result="error"\} (\d+)/.exec(
+            await (await fetch(`${running.http}/metrics`)).text(),
+          )?.[1],
+        );
+      expect(await renewalErrors()).toBeGreaterThanOrEqual(2);
 
       const during = await issue('during');
       expect(during[1]).toBe(oldIntermediate);
@@ -539,6 +557,11 @@ describe('citadel renews its Vault-signed intermediate while it runs (against th
       await waitFor('a new intermediate in the state folder', () => keptPem() !== oldIntermediate);
       const after = await issue('after');
       expect(after[1]).toBe(keptPem());
+      const metrics = await (await fetch(`${running.http}/metrics`)).text();
+      expect(metrics).toContain('flotilla_citadel_ca_renewals_total{kind="intermediate",result="changed"} 1');
+      expect(metrics).toContain(
+        `citadel_server_cert_chain_expiry_timestamp ${Date.parse(new X509Certificate(after[1]).validTo) / 1000}`,
+      );
       expect(verifyAgainstVaultRoot(dir, 'after', after)).toMatch(/: OK$/);
       expect(verifyAgainstVaultRoot(dir, 'during', during)).toMatch(/: OK$/);
     } finally {
