@@ -244,7 +244,7 @@ describe('TrustBundleFile', () => {
     } finally {
       stop();
     }
-  });
+  }, 15_000);
 });
 
 describe('SecretManager timing (fake source)', () => {
