@@ -122,16 +122,18 @@ export function citadelCommand(): Command {
       option(
         '--default-cert-ttl <duration>',
         'workload certificate lifetime when none is asked for',
-        24 * 3_600_000,
+        parseDuration('24h'),
         parseDuration,
+        '24h',
       ),
     )
     .addOption(
       option(
         '--max-cert-ttl <duration>',
         'longest workload certificate lifetime a request may ask for',
-        90 * 86_400_000,
+        parseDuration('90d'),
         parseDuration,
+        '90d',
       ),
     )
     .addOption(
@@ -202,8 +204,9 @@ export function citadelCommand(): Command {
       option(
         '--vault-intermediate-check-interval <duration>',
         'with --vault-mode sign-intermediate: how often the remaining lifetime of the intermediate Vault signed is checked',
-        3_600_000,
+        parseDuration('1h'),
         parseDuration,
+        '1h',
       ),
     )
     .addOption(
@@ -218,8 +221,9 @@ export function citadelCommand(): Command {
       option(
         '--root-rotation-check-interval <duration>',
         'how often the self-signed root’s remaining lifetime is checked',
-        3_600_000,
+        parseDuration('1h'),
         parseDuration,
+        '1h',
       ),
     )
     .addOption(

@@ -44,11 +44,13 @@ export function option<T>(
   description: string,
   defaultValue: T,
   parse?: (value: string) => T,
+  /** How --help shows the default when the value itself would mislead (a duration in ms shown as "24h"). */
+  defaultDescription?: string,
 ): Option {
   const long = flags.split(/[ ,]+/).find((f) => f.startsWith('--'));
   if (!long) throw new Error(`option ${flags} needs a --long name`);
   const opt = new Option(flags, description).env(envNameOf(long));
-  if (defaultValue !== undefined) opt.default(defaultValue);
+  if (defaultValue !== undefined) opt.default(defaultValue, defaultDescription);
   if (parse) opt.argParser((value: string) => parse(value));
   return opt;
 }
