@@ -97,22 +97,37 @@ function expectLeavesVerify(dir: string, caFile: string, chains: Record<string, 
   }
 }
 
+/**
+ * Starts citadel on a state folder whose root is due, has it issue alice's certificate under the old root, then
+ * starts its root check, which rotates; the caller stops the citadel.
+ */
+async function startAndRotate(args: string[], stateDir: string) {
+  const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+  const running = await startCitadel(args, stateDir);
+  try {
+    const dir = tempDir();
+    const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
+      token: tokenFor(running, 'default', 'alice'),
+    });
+    expect(before.at(-1)).toBe(oldRoot);
+    await running.citadel.start(); // its first check finds the root due
+    const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+    expect(newRoot).not.toBe(oldRoot);
+    return { running, dir, before, oldRoot, newRoot };
+  } catch (err) {
+    await stopCitadel(running);
+    throw err;
+  }
+}
+
 describe('citadel rotates its self-signed root', () => {
   it('with --rotate-ca-key: new chains end in the new root, pre-rotation leaves verify against the trust bundle, and renew over mTLS', async () => {
     const stateDir = await stateDirWithAgedRoot();
-    const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
-    const running = await startCitadel(['--rotate-ca-key', 'true'], stateDir);
-    const dir = tempDir();
+    const { running, dir, before, oldRoot, newRoot } = await startAndRotate(
+      ['--rotate-ca-key', 'true'],
+      stateDir,
+    );
     try {
-      const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
-        token: tokenFor(running, 'default', 'alice'),
-      });
-      expect(before.at(-1)).toBe(oldRoot);
-
-      await running.citadel.start(); // its first check finds the root due
-
-      const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
-      expect(newRoot).not.toBe(oldRoot);
       expect(new X509Certificate(newRoot).publicKey.export({ format: 'der', type: 'spki' })).not.toEqual(
         new X509Certificate(oldRoot).publicKey.export({ format: 'der', type: 'spki' }),
       );
@@ -213,19 +228,8 @@ describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (S
 
   it('re-signs the due root with the same token key at start: trust-bundle.pem and ca-roots.pem hold both roots, leaves from before and after verify -x509_strict, and a pre-rotation certificate renews over mTLS', async () => {
     const stateDir = await stateDirWithAgedTokenRoot('ca');
-    const oldRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
-    const running = await startCitadel(pkcs11Args('ca'), stateDir);
-    const dir = tempDir();
+    const { running, dir, before, oldRoot, newRoot } = await startAndRotate(pkcs11Args('ca'), stateDir);
     try {
-      const before = await createCertificate(running, opensslCsr(dir, 'alice', { uris: [ALICE] }), {
-        token: tokenFor(running, 'default', 'alice'),
-      });
-      expect(before.at(-1)).toBe(oldRoot);
-
-      await running.citadel.start(); // its first check finds the root due
-
-      const newRoot = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
-      expect(newRoot).not.toBe(oldRoot);
       const [next, previous] = [new X509Certificate(newRoot), new X509Certificate(oldRoot)];
       expect(next.serialNumber).not.toBe(previous.serialNumber);
       expect(next.subject).toBe(previous.subject);
