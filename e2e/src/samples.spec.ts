@@ -236,10 +236,10 @@ describe('flotilla up with the sample mesh, through a root rotation', () => {
     for (const port of SAMPLE_PORTS) {
       if (!(await isPortFree(port))) throw new Error(`port ${port} (a bookinfo sample) is in use`);
     }
-    // A root that comes due (20% of its life left) about 25 s from now and expires some 97 s from now: citadel
+    // A root that comes due (20% of its life left) about 35 s from now and expires some 107 s from now: citadel
     // starts with it, the samples get their certificates under it, and then citadel rotates it while they run.
     await new FileRootStore(citadelState).save(
-      await createSoftwareRoot('cluster.local', Date.now() - 203_000, 300_000),
+      await createSoftwareRoot('cluster.local', Date.now() - 193_000, 300_000),
     );
     const saved = process.env.FLOTILLA_ROOT_ROTATION_CHECK_INTERVAL;
     process.env.FLOTILLA_ROOT_ROTATION_CHECK_INTERVAL = '0.5s';
