@@ -6,9 +6,11 @@ export { CERT_CHAIN_FILE, KEY_FILE, ROOT_CERT_FILE, SecretManager, writeFiles } 
 export type { SecretManagerEvents, SecretManagerOptions, SecretSource } from './secret-manager';
 export {
   ROOT_SECRET_NAME,
+  SDS_CLUSTER,
   SECRET_TYPE_URL,
   SdsServer,
   WORKLOAD_SECRET_NAME,
+  sdsSecretConfig,
   secretResource,
 } from './sds-server';
 export type { SdsServerOptions } from './sds-server';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { discovery, packAny, sds, tlsSecret, typeUrlOf } from '@flotilla/proto';
+import { configSource, discovery, packAny, sds, tlsSecret, typeUrlOf } from '@flotilla/proto';
 import type { WorkloadSecret } from './certificate-fetcher';
 import type { SecretManager } from './secret-manager';
 
@@ -9,6 +9,29 @@ import type { SecretManager } from './secret-manager';
 export const WORKLOAD_SECRET_NAME = 'default';
 export const ROOT_SECRET_NAME = 'ROOTCA';
 export const SECRET_TYPE_URL = typeUrlOf(tlsSecret.Secret);
+/** Istio's name for the bootstrap cluster through which Envoy reaches the agent's SDS socket. */
+export const SDS_CLUSTER = 'sds-grpc';
+
+/**
+ * How Envoy asks for the secret `name` (WORKLOAD_SECRET_NAME or ROOT_SECRET_NAME): SDS over the bootstrap's
+ * sds-grpc cluster, waiting for it without a timeout. Pilot's generated listeners and clusters and the CLI's Envoy
+ * bootstrap both refer to the agent's secrets this way.
+ */
+export function sdsSecretConfig(name: string) {
+  return {
+    name,
+    sdsConfig: {
+      apiConfigSource: {
+        apiType: configSource.ApiConfigSource_ApiType.GRPC,
+        transportApiVersion: configSource.ApiVersion.V3,
+        grpcServices: [{ envoyGrpc: { clusterName: SDS_CLUSTER } }],
+        setNodeOnFirstMessageOnly: true,
+      },
+      initialFetchTimeout: { seconds: 0, nanos: 0 },
+      resourceApiVersion: configSource.ApiVersion.V3,
+    },
+  };
+}
 
 /** The SDS Secret for `name` built from the current certificate, or undefined for a name not served. */
 export function secretResource(name: string, secret: WorkloadSecret): tlsSecret.Secret | undefined {

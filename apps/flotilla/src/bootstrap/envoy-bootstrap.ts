@@ -2,7 +2,7 @@
 // the node's identity and metadata, the admin port, two static clusters — xds-grpc (pilot, ADS over HTTP/2 and
 // mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket) — and LDS/CDS from ADS over xds-grpc (RDS, EDS and
 // SDS come from the resources those name).
-import { canonicalJson } from './proto-json';
+import { ROOT_SECRET_NAME, SDS_CLUSTER, WORKLOAD_SECRET_NAME, sdsSecretConfig } from '@flotilla/mesh-agent';
 import {
   bootstrap,
   cluster,
@@ -15,6 +15,7 @@ import {
   tlsCommon,
   upstreamHttp,
 } from '@flotilla/proto';
+import { canonicalJson } from './proto-json';
 
 /** Envoy's admin interface (Istio's 15000, on localhost only). */
 export const DEFAULT_ADMIN_PORT = 15000;
@@ -26,7 +27,6 @@ export const DEFAULT_SDS_SOCKET = './var/run/secrets/workload-spiffe-uds/socket'
 export const DEFAULT_PROMETHEUS_PORT = 15090;
 export const XDS_CLUSTER = 'xds-grpc';
 const PROMETHEUS_CLUSTER = 'prometheus_stats';
-export const SDS_CLUSTER = 'sds-grpc';
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
@@ -89,22 +89,6 @@ export function parseHostPort(value: string, option: string): { host: string; po
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
-function sdsSecret(name: string) {
-  return {
-    name,
-    sdsConfig: {
-      apiConfigSource: {
-        apiType: configSource.ApiConfigSource_ApiType.GRPC,
-        transportApiVersion: configSource.ApiVersion.V3,
-        grpcServices: [{ envoyGrpc: { clusterName: SDS_CLUSTER } }],
-        setNodeOnFirstMessageOnly: true,
-      },
-      initialFetchTimeout: { seconds: 0, nanos: 0 },
-      resourceApiVersion: configSource.ApiVersion.V3,
-    },
-  };
-}
-
 function http2Only() {
   return {
     [HTTP_PROTOCOL_OPTIONS]: packAny(
@@ -128,10 +112,10 @@ function xdsTransportSocket(options: BootstrapOptions, host: string) {
   const common =
     transport.kind === 'sds'
       ? {
-          tlsCertificateSdsSecretConfigs: [sdsSecret('default')],
+          tlsCertificateSdsSecretConfigs: [sdsSecretConfig(WORKLOAD_SECRET_NAME)],
           combinedValidationContext: {
             defaultValidationContext: sanMatch,
-            validationContextSdsSecretConfig: sdsSecret('ROOTCA'),
+            validationContextSdsSecretConfig: sdsSecretConfig(ROOT_SECRET_NAME),
           },
         }
       : {

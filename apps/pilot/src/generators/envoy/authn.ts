@@ -1,4 +1,5 @@
-import { configSource, packAny, tls } from '@flotilla/proto';
+import { ROOT_SECRET_NAME, WORKLOAD_SECRET_NAME, sdsSecretConfig } from '@flotilla/mesh-agent';
+import { packAny, tls } from '@flotilla/proto';
 import type { core } from '@flotilla/proto';
 import { selectorMatches } from '@flotilla/registry';
 import type { ConfigEntry } from '../../config-store';
@@ -11,12 +12,6 @@ export type EffectiveMtlsMode = Exclude<MtlsMode, 'UNSET'>;
 
 /** Istio's default when no PeerAuthentication says anything: accept both mTLS and plaintext. */
 export const DEFAULT_MTLS_MODE: EffectiveMtlsMode = 'PERMISSIVE';
-
-/** The SDS secrets the mesh agent serves (libs/mesh-agent): the workload's certificate and the mesh trust bundle. */
-export const SDS_CERT_SECRET = 'default';
-export const SDS_ROOT_SECRET = 'ROOTCA';
-/** The bootstrap cluster that reaches the mesh agent's SDS Unix socket (see `flotilla bootstrap`). */
-export const SDS_CLUSTER = 'sds-grpc';
 
 export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
 
@@ -97,23 +92,6 @@ export class WorkloadMtls {
   }
 }
 
-/** How Envoy fetches a secret from the mesh agent: SDS over the bootstrap's sds-grpc cluster. */
-export function sdsSecretConfig(name: string) {
-  return {
-    name,
-    sdsConfig: {
-      apiConfigSource: {
-        apiType: configSource.ApiConfigSource_ApiType.GRPC,
-        transportApiVersion: configSource.ApiVersion.V3,
-        grpcServices: [{ envoyGrpc: { clusterName: SDS_CLUSTER } }],
-        setNodeOnFirstMessageOnly: true,
-      },
-      initialFetchTimeout: { seconds: 0, nanos: 0 },
-      resourceApiVersion: configSource.ApiVersion.V3,
-    },
-  };
-}
-
 /**
  * The server side of Istio mTLS: the workload certificate from SDS "default", peers verified against SDS
  * "ROOTCA", a client certificate required (its URI SAN becomes the RBAC principal).
@@ -121,10 +99,10 @@ export function sdsSecretConfig(name: string) {
 export function istioMutualServerTransportSocket(http: boolean): core.TransportSocket {
   const context = tls.DownstreamTlsContext.fromPartial({
     commonTlsContext: {
-      tlsCertificateSdsSecretConfigs: [sdsSecretConfig(SDS_CERT_SECRET)],
+      tlsCertificateSdsSecretConfigs: [sdsSecretConfig(WORKLOAD_SECRET_NAME)],
       combinedValidationContext: {
         defaultValidationContext: {},
-        validationContextSdsSecretConfig: sdsSecretConfig(SDS_ROOT_SECRET),
+        validationContextSdsSecretConfig: sdsSecretConfig(ROOT_SECRET_NAME),
       },
       alpnProtocols: http ? SERVER_HTTP_ALPNS : SERVER_TCP_ALPNS,
     },

@@ -1,15 +1,15 @@
 // TLS for Envoy: upstream TLS from DestinationRule tls settings, downstream TLS for gateway servers, and the
 // cluster of the mesh agent's SDS ("sds-grpc" over its Unix socket), which serves the workload certificate
-// "default" and the mesh trust bundle "ROOTCA" (secret names and SDS config shared with authn.ts).
+// "default" and the mesh trust bundle "ROOTCA" (secret names and SDS config from libs/mesh-agent, shared with authn.ts and `flotilla bootstrap`).
 import { cluster, core, packAny, tls, tlsCommon, tlsSecret, upstreamHttp } from '@flotilla/proto';
 import type { protobufAny } from '@flotilla/proto';
 import {
-  SDS_CERT_SECRET,
+  ROOT_SECRET_NAME as SDS_ROOT_SECRET,
   SDS_CLUSTER,
-  SDS_ROOT_SECRET,
-  TLS_TRANSPORT_SOCKET,
+  WORKLOAD_SECRET_NAME as SDS_CERT_SECRET,
   sdsSecretConfig,
-} from './authn';
+} from '@flotilla/mesh-agent';
+import { TLS_TRANSPORT_SOCKET } from './authn';
 import { DEFAULT_CONNECT_TIMEOUT } from './common';
 import type { ClientTlsSettings, ServerTlsSettings } from './istio-networking';
 
