@@ -14,7 +14,7 @@ import { EnvoyGenerator } from './generators/envoy';
 import type { MeshConfig } from './generators/envoy';
 import { GrpcGenerator } from './generators/grpc-generator';
 import { listenerHostCandidates } from './generators/listener';
-import { SERVER_LISTENER_PREFIX, clusterHost, proxyOf, splitHostPort } from './generators/model';
+import { SERVER_LISTENER_PREFIX, parseClusterName, proxyOf, splitHostPort } from './generators/model';
 import type { Proxy } from './generators/model';
 import type { ConfigGenerator, GenerateRequest } from './generators/types';
 import type { ConfigScope, MeshModel } from './mesh-model';
@@ -303,7 +303,7 @@ function clusterNamesIn(hosts: ReadonlySet<string>): (name: string) => boolean {
   return (name) => {
     let inHosts = memo.get(name);
     if (inHosts === undefined) {
-      const host = clusterHost(name);
+      const host = parseClusterName(name)?.host;
       inHosts = host !== undefined && hosts.has(host);
       memo.set(name, inHosts);
     }

@@ -83,19 +83,6 @@ export function parseClusterName(name: string): ParsedClusterName | undefined {
   return parsed ?? undefined;
 }
 
-/**
- * The host of a cluster name as parseClusterName reads it, or undefined, without building the parsed record: push
- * filters ask this of every subscribed cluster name of every connection.
- */
-export function clusterHost(name: string): string | undefined {
-  const first = name.indexOf('|');
-  const second = first < 0 ? -1 : name.indexOf('|', first + 1);
-  const third = second < 0 ? -1 : name.indexOf('|', second + 1);
-  if (third < 0 || third === name.length - 1 || name.indexOf('|', third + 1) >= 0) return undefined;
-  const port = Number(name.slice(first + 1, second));
-  return Number.isInteger(port) && port > 0 ? name.slice(third + 1) : undefined;
-}
-
 /** "<host>:<port>": the name of an outbound API listener and of its route configuration. */
 export function hostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
