@@ -1,23 +1,21 @@
 // Pilot's mTLS xDS credentials against a real citadel (apps/citadel/dist) and a real TLS handshake: the serving
 // certificate is citadel's for pilot's SPIFFE id, a client with a mesh certificate gets through, and a client
 // without one is refused.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { CertificateFetcher } from '@flotilla/mesh-agent';
 import { loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
 import { health } from '@flotilla/proto';
-import { freePorts, tempDir, waitFor } from '@flotilla/testing';
+import { freePorts, startCitadelProcess, tempDir } from '@flotilla/testing';
+import type { CitadelProcess } from '@flotilla/testing';
 import { PILOT_SPIFFE_ID, secureXdsCredentials } from './secure-xds';
 import type { SecureXdsCredentials } from './secure-xds';
 
 const CITADEL_MAIN = join(__dirname, '../../citadel/dist/main.js');
 
-let citadel: ChildProcess;
+let citadel: CitadelProcess | undefined;
 let stateDir: string;
 let citadelAddress: string;
 let rootPem: string;
@@ -32,19 +30,9 @@ function token(namespace: string, serviceAccount: string) {
 beforeAll(async () => {
   stateDir = tempDir('flotilla-secure-xds-');
   loadOrCreateTokenKey(stateDir);
-  const [grpcPort, monitoringPort, xdsPort] = await freePorts(3);
-  citadel = spawn(
-    process.execPath,
-    [
-      CITADEL_MAIN,
-      ...['--state-dir', stateDir, '--host', '127.0.0.1', '--log-level', 'warn'],
-      ...['--grpc-port', String(grpcPort), '--monitoring-port', String(monitoringPort)],
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  citadelAddress = `127.0.0.1:${grpcPort}`;
-  const bundle = join(stateDir, 'trust-bundle.pem');
-  rootPem = await waitFor('citadel’s trust bundle', () => existsSync(bundle) && readFileSync(bundle, 'utf8'));
+  const [xdsPort] = await freePorts(1);
+  citadel = await startCitadelProcess(CITADEL_MAIN, stateDir);
+  ({ address: citadelAddress, rootPem } = citadel);
   secure = await secureXdsCredentials({
     citadelAddress,
     rootCertPem: rootPem,
@@ -66,11 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   secure?.stop();
   server?.forceShutdown();
-  if (citadel && citadel.exitCode === null) {
-    const exited = new Promise((r) => citadel.once('exit', r));
-    citadel.kill('SIGTERM');
-    await exited;
-  }
+  await citadel?.stop();
 });
 
 /** A health Check over TLS; the promise settles with the status or the error the handshake ended in. */

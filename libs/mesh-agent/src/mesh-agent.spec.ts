@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
 import { discovery, sds, tlsSecret, unpackAny } from '@flotilla/proto';
-import { freePorts, openssl, tempDir, waitFor } from '@flotilla/testing';
+import { openssl, startCitadelProcess, tempDir, waitFor } from '@flotilla/testing';
+import type { CitadelProcess } from '@flotilla/testing';
 import {
   CERT_CHAIN_FILE,
   CertificateFetcher,
@@ -22,7 +21,7 @@ import type { WorkloadSecret } from './index';
 const CITADEL_MAIN = join(__dirname, '../../../apps/citadel/dist/main.js');
 const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
 
-let citadel: ChildProcess;
+let citadel: CitadelProcess | undefined;
 let stateDir: string;
 let address: string;
 let rootPem: string;
@@ -30,27 +29,12 @@ let rootPem: string;
 beforeAll(async () => {
   stateDir = tempDir('flotilla-mesh-agent-citadel-');
   loadOrCreateTokenKey(stateDir);
-  const [grpcPort, monitoringPort] = await freePorts(2);
-  citadel = spawn(
-    process.execPath,
-    [
-      CITADEL_MAIN,
-      ...['--state-dir', stateDir, '--host', '127.0.0.1', '--log-level', 'warn'],
-      ...['--grpc-port', String(grpcPort), '--monitoring-port', String(monitoringPort)],
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  address = `127.0.0.1:${grpcPort}`;
-  const bundle = join(stateDir, 'trust-bundle.pem');
-  rootPem = await waitFor('citadel’s trust bundle', () => existsSync(bundle) && readFileSync(bundle, 'utf8'));
+  citadel = await startCitadelProcess(CITADEL_MAIN, stateDir);
+  ({ address, rootPem } = citadel);
 }, 30_000);
 
 afterAll(async () => {
-  if (citadel && citadel.exitCode === null) {
-    const exited = new Promise((r) => citadel.once('exit', r));
-    citadel.kill('SIGTERM');
-    await exited;
-  }
+  await citadel?.stop();
 });
 
 function fetcher(ttlSeconds = 3600): CertificateFetcher {

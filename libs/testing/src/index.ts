@@ -1,6 +1,8 @@
 export { openssl, opensslCsr, opensslKey, opensslResult, tempDir, writeTemp } from './openssl';
 export type { TestKeyType } from './openssl';
 export { freePorts } from './ports';
+export { startCitadelProcess } from './citadel-process';
+export type { CitadelProcess } from './citadel-process';
 export { waitFor } from './wait';
 export { KubeApiServerDouble } from './kube-api-double';
 export type { KubeObject, RecordedRequest, ResourceType } from './kube-api-double';
