@@ -1,6 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { discovery } from '@flotilla/proto';
+import { performance } from 'node:perf_hooks';
 import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
 import { pushRequest } from './push-request';
@@ -85,7 +86,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
     force: boolean,
   ): Promise<boolean> {
     if (!state.subscription.active && state.clientVersions.size === 0 && !force) return true;
-    const started = process.hrtime.bigint();
+    const started = this.host.metrics ? performance.now() : 0;
     // A push naming the resources it may change regenerates only those, and can remove only those.
     const filter = cause === 'push' ? push.resources : undefined;
     const only = filter && ((name: string) => filter(this, state.typeUrl, name));
@@ -122,7 +123,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
     };
     state.sent = { version, nonce, at: new Date(), resources: updated.length, bytes };
     await this.send(response, state.typeUrl);
-    this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
+    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
     this.log.debug(
       {
         connection: this.id,

@@ -1,3 +1,4 @@
+import { Subscription } from './subscriptions';
 import type { ConnectionInfo, WatchedResources } from './types';
 
 /** Which connections a push concerns; when absent, all of them. */
@@ -62,6 +63,7 @@ export function pushAffectsWatched(
   if (!pushCoversType(request, watched.typeUrl)) return false;
   const filter = request.resources;
   if (!filter || watched.wildcard) return true;
+  if (watched instanceof Subscription) return watched.admittedBy(filter, connection).size > 0;
   for (const name of watched.names) if (filter(connection, watched.typeUrl, name)) return true;
   return false;
 }

@@ -23,6 +23,8 @@ export class EncodedResourceCache {
   private readonly generationSize: number;
   private hitCount = 0;
   private missCount = 0;
+  /** A short code per type URL for the entries' ids, so a lookup hashes the name and key, not a long URL too. */
+  private readonly typeCodes = new Map<string, string>();
 
   constructor(options: EncodedResourceCacheOptions = {}) {
     this.generationSize = Math.max(1, Math.floor((options.maxEntries ?? 20_000) / 2));
@@ -30,7 +32,7 @@ export class EncodedResourceCache {
 
   /** The cached Any for (typeUrl, name, key), encoding it with `encode` on a miss. */
   getOrEncode(typeUrl: string, name: string, key: string, encode: () => protobufAny.Any): protobufAny.Any {
-    const id = cacheId(typeUrl, name, key);
+    const id = `${this.typeCode(typeUrl)}\0${name}\0${key}`;
     const young = this.young.get(id);
     if (young) {
       this.hitCount++;
@@ -56,7 +58,8 @@ export class EncodedResourceCache {
       this.old.clear();
       return;
     }
-    const prefix = name === undefined ? `${typeUrl}\0` : `${typeUrl}\0${name}\0`;
+    const code = this.typeCode(typeUrl);
+    const prefix = name === undefined ? `${code}\0` : `${code}\0${name}\0`;
     for (const map of [this.young, this.old]) {
       for (const id of [...map.keys()]) if (id.startsWith(prefix)) map.delete(id);
     }
@@ -70,6 +73,15 @@ export class EncodedResourceCache {
     return { size: this.size, hits: this.hitCount, misses: this.missCount };
   }
 
+  private typeCode(typeUrl: string): string {
+    let code = this.typeCodes.get(typeUrl);
+    if (code === undefined) {
+      code = this.typeCodes.size.toString(36);
+      this.typeCodes.set(typeUrl, code);
+    }
+    return code;
+  }
+
   private keep(id: string, encoded: protobufAny.Any): void {
     if (this.young.size >= this.generationSize) {
       this.old = this.young;
@@ -77,8 +89,4 @@ export class EncodedResourceCache {
     }
     this.young.set(id, encoded);
   }
-}
-
-function cacheId(typeUrl: string, name: string, key: string): string {
-  return `${typeUrl}\0${name}\0${key}`;
 }

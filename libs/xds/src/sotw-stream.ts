@@ -3,11 +3,13 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { discovery } from '@flotilla/proto';
 import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
+import { performance } from 'node:perf_hooks';
 import { pushRequest } from './push-request';
-import type { PushRequest } from './push-request';
+import type { PushRequest, ResourceFilter } from './push-request';
 import { isFullStateType } from './type-urls';
 import type { VersionedResource } from './types';
 import { newNonce, setVersion } from './versions';
+import type { VersionMap } from './versions';
 
 type Request = discovery.DiscoveryRequest;
 type Response = discovery.DiscoveryResponse;
@@ -65,35 +67,19 @@ export class SotwConnection extends AdsConnection<Request, Response> {
   }
 
   protected async respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
-    if (!state.subscription.active) return true;
-    const started = process.hrtime.bigint();
+    const subscription = state.subscription;
+    if (!subscription.active) return true;
+    const started = this.host.metrics ? performance.now() : 0;
     const filter = push.resources;
     const partial =
       cause === 'push' && filter !== undefined && state.sent !== undefined && !isFullStateType(state.typeUrl);
     let resources: VersionedResource[] | undefined;
     let version: string;
     if (partial) {
-      // Only the resources the change may have altered, and of those only the ones that did. The filter is asked
-      // once per subscribed name; the answers are then looked up.
-      let only = (name: string) => filter(this, state.typeUrl, name);
-      let admitted: Set<string> | undefined;
-      if (!state.subscription.wildcard) {
-        admitted = new Set();
-        for (const name of state.subscription.names) if (only(name)) admitted.add(name);
-        if (admitted.size === 0) return true;
-        only = (name) => admitted!.has(name);
-      }
-      const regenerated = await this.generate(state, push, only, admitted);
-      if (!regenerated) return false;
-      resources = regenerated.filter((r) => state.clientVersions.get(r.name) !== r.version);
+      // Only the resources the change may have altered, and of those only the ones that did.
+      resources = await this.changedResources(state, push, filter);
+      if (!resources) return false;
       if (resources.length === 0) return true;
-      const present = new Set(regenerated.map((r) => r.name));
-      for (const name of [...state.clientVersions.keys()]) {
-        if (!state.subscription.matches(name) || (only(name) && !present.has(name))) {
-          state.clientVersions.delete(name);
-        }
-      }
-      for (const r of resources) state.clientVersions.set(r.name, r.version);
       // The version of everything the client now holds, as a full response would have it.
       version = state.clientVersions.version;
     } else {
@@ -102,6 +88,8 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       version = setVersion(resources);
       // A push that changes nothing this client sees sends nothing; a request is always answered.
       if (cause === 'push' && state.sent?.version === version) return true;
+      state.clientVersions.clear();
+      for (const r of resources) state.clientVersions.set(r.name, r.version);
     }
     const nonce = newNonce();
     let bytes = 0;
@@ -115,12 +103,8 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       controlPlane: this.host.controlPlane,
     };
     state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
-    if (!partial) {
-      state.clientVersions.clear();
-      for (const r of resources) state.clientVersions.set(r.name, r.version);
-    }
     await this.send(response, state.typeUrl);
-    this.host.metrics?.sent(state.typeUrl, Number(process.hrtime.bigint() - started) / 1e9, bytes);
+    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
     if (this.log.isLevelEnabled('debug'))
       this.log.debug(
         { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
@@ -128,4 +112,47 @@ export class SotwConnection extends AdsConnection<Request, Response> {
       );
     return true;
   }
+
+  /**
+   * For a push with a resource filter, of a type that is not full state: regenerates the subscribed resources the
+   * filter admits and returns those whose version the client does not hold, recording them as held. Admitted
+   * resources the generator no longer returns are forgotten (SotW cannot remove them for these types; the client
+   * drops them when whatever referred to them goes). Undefined when the generator failed.
+   */
+  private async changedResources(
+    state: TypeState,
+    push: PushRequest,
+    filter: ResourceFilter,
+  ): Promise<VersionedResource[] | undefined> {
+    const subscription = state.subscription;
+    const held = state.clientVersions;
+    if (!subscription.wildcard) {
+      const admitted = subscription.admittedBy(filter, this);
+      if (admitted.size === 0) return [];
+      const regenerated = await this.generate(state, push, (name) => admitted.has(name), admitted);
+      if (!regenerated) return undefined;
+      if (regenerated.length < admitted.size) {
+        const present = new Set(regenerated.map((r) => r.name));
+        for (const name of admitted) if (!present.has(name)) held.delete(name);
+      }
+      return recordChanged(held, regenerated);
+    }
+    const only = (name: string) => filter(this, state.typeUrl, name);
+    const regenerated = await this.generate(state, push, only);
+    if (!regenerated) return undefined;
+    const present = new Set(regenerated.map((r) => r.name));
+    for (const name of [...held.keys()]) if (only(name) && !present.has(name)) held.delete(name);
+    return recordChanged(held, regenerated);
+  }
+}
+
+/** The resources whose version differs from what `held` says the client has, recorded as held from now on. */
+function recordChanged(held: VersionMap, resources: VersionedResource[]): VersionedResource[] {
+  const changed: VersionedResource[] = [];
+  for (const r of resources) {
+    if (held.get(r.name) === r.version) continue;
+    held.set(r.name, r.version);
+    changed.push(r);
+  }
+  return changed;
 }

@@ -1,4 +1,7 @@
 import { Subscription } from './subscriptions';
+import type { ConnectionInfo } from './types';
+
+const connection = {} as ConnectionInfo;
 
 describe('Subscription', () => {
   it('SotW: an empty first request is a wildcard kept while requests stay empty', () => {
@@ -42,5 +45,39 @@ describe('Subscription', () => {
     const named = new Subscription('t');
     named.applyDelta(['x'], [], true);
     expect(named.wildcard).toBe(false);
+  });
+
+  it('SotW: an ACK repeating the list is no change; the same length with a duplicate is', () => {
+    const s = new Subscription('t');
+    s.applySotw(['a', 'b'], true);
+    expect(s.applySotw(['a', 'b'], false)).toBe(false);
+    expect(s.applySotw(['b', 'a'], false)).toBe(false);
+    expect(s.applySotw(['a', 'a'], false)).toBe(true);
+    expect(s.toJSON()).toEqual({ wildcard: false, names: ['a'] });
+    expect(s.applySotw(['a', 'a'], false)).toBe(false);
+  });
+
+  it("admittedBy asks a push's filter once per name until the filter or the subscription changes", () => {
+    const s = new Subscription('t');
+    s.applySotw(['a', 'b', 'c'], true);
+    const asked: string[] = [];
+    const filter = (_c: ConnectionInfo, _t: string, name: string) => {
+      asked.push(name);
+      return name !== 'b';
+    };
+    expect([...s.admittedBy(filter, connection)]).toEqual(['a', 'c']);
+    expect([...s.admittedBy(filter, connection)]).toEqual(['a', 'c']);
+    expect(asked).toEqual(['a', 'b', 'c']);
+    // An ACK repeating the list changes nothing; a new list is asked about again.
+    s.applySotw(['a', 'b', 'c'], false);
+    s.admittedBy(filter, connection);
+    expect(asked).toHaveLength(3);
+    s.applySotw(['b', 'd'], false);
+    expect([...s.admittedBy(filter, connection)]).toEqual(['d']);
+    // Delta changes too, and another filter is another push.
+    s.applyDelta(['e'], [], false);
+    expect([...s.admittedBy(filter, connection)]).toEqual(['d', 'e']);
+    expect(s.admittedBy(() => false, connection).size).toBe(0);
+    expect(asked).toEqual(['a', 'b', 'c', 'b', 'd', 'b', 'd', 'e']);
   });
 });

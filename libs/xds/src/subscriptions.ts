@@ -1,4 +1,7 @@
-import type { WatchedResources } from './types';
+import type { ResourceFilter } from './push-request';
+import type { ConnectionInfo, WatchedResources } from './types';
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** The resource name that subscribes to everything of a type. */
 export const WILDCARD = '*';
@@ -26,6 +29,13 @@ export class Subscription implements WatchedResources {
   wildcard = false;
   names = new Set<string>();
   private legacyWildcard = false;
+  /** The resource_names of the last SotW request, as sent. */
+  private lastSotwNames: readonly string[] | undefined;
+  /** Bumped on every change, so what was derived from the names can tell it is stale. */
+  private revision = 0;
+  private admittedMemo:
+    | { filter: ResourceFilter; connection: ConnectionInfo; revision: number; names: ReadonlySet<string> }
+    | undefined;
 
   constructor(readonly typeUrl: string) {}
 
@@ -40,6 +50,9 @@ export class Subscription implements WatchedResources {
 
   /** Applies a SotW request's resource_names; returns whether the subscription changed. */
   applySotw(resourceNames: readonly string[], first: boolean): boolean {
+    // Most requests are ACKs repeating the last request's list: recognise those without building a new set.
+    if (!first && sameList(resourceNames, this.lastSotwNames)) return false;
+    this.lastSotwNames = resourceNames;
     const wasWildcard = this.wildcard;
     const before = this.names;
     if (resourceNames.length === 0 && (first || this.legacyWildcard)) {
@@ -51,7 +64,29 @@ export class Subscription implements WatchedResources {
       this.wildcard = resourceNames.includes(WILDCARD);
       this.names = new Set(resourceNames.filter((n) => n !== WILDCARD));
     }
-    return wasWildcard !== this.wildcard || !sameSet(before, this.names);
+    const changed = wasWildcard !== this.wildcard || !sameSet(before, this.names);
+    if (changed) this.revision++;
+    return changed;
+  }
+
+  /**
+   * The subscribed names a push's resource filter admits for `connection`. One push asks this several times per
+   * connection (whether to push it at all, then per type as it generates), so the answer is kept until the filter
+   * or the subscription changes.
+   */
+  admittedBy(filter: ResourceFilter, connection: ConnectionInfo): ReadonlySet<string> {
+    const memo = this.admittedMemo;
+    if (memo && memo.filter === filter && memo.connection === connection && memo.revision === this.revision) {
+      return memo.names;
+    }
+    let names = NONE;
+    for (const name of this.names) {
+      if (!filter(connection, this.typeUrl, name)) continue;
+      if (names === NONE) names = new Set();
+      (names as Set<string>).add(name);
+    }
+    this.admittedMemo = { filter, connection, revision: this.revision, names };
+    return names;
   }
 
   /** Applies a delta request's subscribe and unsubscribe lists. */
@@ -87,6 +122,9 @@ export class Subscription implements WatchedResources {
         change.removed.push(name);
       }
     }
+    if (change.added.length || change.removed.length || change.wildcardAdded || change.wildcardRemoved) {
+      this.revision++;
+    }
     return change;
   }
 
@@ -99,5 +137,11 @@ export class Subscription implements WatchedResources {
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
   for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function sameList(a: readonly string[], b: readonly string[] | undefined): boolean {
+  if (b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { VersionMap, setVersion } from './versions';
+import { VersionMap, newNonce, setVersion } from './versions';
 
 const pairs = (entries: [string, string][]) => entries.map(([name, version]) => ({ name, version }));
 
@@ -22,6 +22,18 @@ describe('setVersion', () => {
       ),
     ).toBe(a);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('keeps the versions it gave before (the same sets keep their versions across releases)', () => {
+    expect(setVersion([])).toBe('0000000000000000');
+    expect(
+      setVersion(
+        pairs([
+          ['outbound|9080|v1|svc-0.bench.svc.cluster.local', '0123456789abcdef'],
+          ['a', '1'],
+        ]),
+      ),
+    ).toBe('fa17d242b87f1f14');
   });
 
   it('differs when a version, a name or the membership differs, and keeps name and version apart', () => {
@@ -91,5 +103,15 @@ describe('VersionMap', () => {
         }
       }),
     );
+  });
+});
+
+describe('newNonce', () => {
+  it('never repeats within a process, and starts with a per-process random prefix', () => {
+    const nonces = Array.from({ length: 10_000 }, () => newNonce());
+    expect(new Set(nonces).size).toBe(nonces.length);
+    const prefix = nonces[0].slice(0, 11);
+    expect(prefix).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    for (const nonce of nonces) expect(nonce.startsWith(prefix)).toBe(true);
   });
 });

@@ -49,8 +49,12 @@ export interface PilotLoadResult {
   /** The longest time pilot took from a push's dispatch (after the debounce) to its last response written. */
   vsSendMaxMs: number;
   endpointSendMaxMs: number;
+  /** The bare server's fan-out of the same bytes, one right after each of pilot's rounds. */
   rawVs: Percentiles;
   rawEndpoint: Percentiles;
+  /** Pilot's p99 ÷ the bare p99, round by round. */
+  vsRoundRatios: number[];
+  endpointRoundRatios: number[];
   /** Responses by type that each proxy got for one change (proxy 0, last round). */
   vsTypes: string;
   endpointTypes: string;
@@ -272,6 +276,23 @@ async function connect(
   return { clients, ms: last - start, missed };
 }
 
+/** The bare server writes `responses` to every stream; each client's ACK of the last one, in ms after the command. */
+async function fanout(
+  clients: LoadClient[],
+  raw: Host,
+  responses: discovery.DiscoveryResponse[],
+  timeoutMs: number,
+): Promise<{ latencies: number[]; missed: number }> {
+  const encoded = responses.map((r) =>
+    Buffer.from(discovery.DiscoveryResponse.encode(r).finish()).toString('base64'),
+  );
+  const typeUrl = responses[responses.length - 1].typeUrl;
+  const perClient = responses.filter((r) => r.typeUrl === typeUrl).length;
+  return converge(clients, typeUrl, perClient, timeoutMs, () =>
+    raw.call({ type: 'fanout', responses: encoded }),
+  );
+}
+
 function responsesSince(client: LoadClient, since: number): discovery.DiscoveryResponse[] {
   return client.received.filter((r) => r.at >= since).map((r) => r.response);
 }
@@ -308,37 +329,10 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
   log(`synced in ${sync.ms.toFixed(0)} ms (${sync.missed} missed)`);
   const rssAfterSync = (await pilot.stats()).rss;
 
-  const measure = async (what: 'vs' | 'endpoint', typeUrl: string) => {
-    const latencies: number[] = [];
-    let missed = 0;
-    let responses: discovery.DiscoveryResponse[] = [];
-    for (let round = 0; round < options.rounds; round++) {
-      await sleep(500);
-      const since = performance.now();
-      const r = await converge(clients, typeUrl, 1, timeoutMs, () =>
-        pilot.call({ type: 'change', what, round }),
-      );
-      latencies.push(...r.latencies);
-      missed += r.missed;
-      // Anything else pushed for this change arrives within the wait above or not at all.
-      await sleep(200);
-      responses = responsesSince(clients[0], since);
-      log(
-        `${what} change ${round + 1}/${options.rounds}: p99 ${percentiles(r.latencies, r.missed).p99.toFixed(0)} ms`,
-      );
-    }
-    // How long pilot took, from each push's dispatch (the debounce's end) to its last response written.
-    const sendMs = (await pilot.stats()).sendMs;
-    return { stats: percentiles(latencies, missed), responses, sendMaxMs: Math.max(0, ...sendMs) };
-  };
-  const vs = await measure('vs', RDS);
-  const endpoint = await measure('endpoint', EDS);
-  const { maxRss } = await pilot.stats();
-  for (const c of clients) c.close();
-  pilot.stop();
-
-  // The same bytes to the same number of streams through a bare grpc-js server.
-  log(`bare grpc-js fan-out to ${options.proxies} streams`);
+  // The same bytes to the same number of streams through a bare grpc-js server, in the same rounds: its clients
+  // stay connected (idle) while pilot is measured, and each pilot round is followed at once by the bare fan-out of
+  // what proxy 0 received in it, so a noisy moment on this shared machine hits both sides of a ratio alike.
+  log(`starting the bare grpc-js server and its ${options.proxies} streams`);
   const raw = new Host(['raw']);
   const rawAddress = `127.0.0.1:${await raw.ready}`;
   const rawClients = (
@@ -352,27 +346,51 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
   const start = performance.now();
   while ((await raw.stats()).streams < options.proxies && performance.now() - start < timeoutMs)
     await sleep(50);
-  const fanout = async (responses: discovery.DiscoveryResponse[]) => {
+
+  const measure = async (what: 'vs' | 'endpoint', typeUrl: string) => {
     const latencies: number[] = [];
+    const rawLatencies: number[] = [];
+    const roundRatios: number[] = [];
     let missed = 0;
-    const encoded = responses.map((r) =>
-      Buffer.from(discovery.DiscoveryResponse.encode(r).finish()).toString('base64'),
-    );
+    let rawMissed = 0;
+    let responses: discovery.DiscoveryResponse[] = [];
     for (let round = 0; round < options.rounds; round++) {
       await sleep(500);
-      const typeUrl = responses[responses.length - 1].typeUrl;
-      const perClient = responses.filter((r) => r.typeUrl === typeUrl).length;
-      const r = await converge(rawClients, typeUrl, perClient, timeoutMs, () =>
-        raw.call({ type: 'fanout', responses: encoded }),
+      const since = performance.now();
+      const r = await converge(clients, typeUrl, 1, timeoutMs, () =>
+        pilot.call({ type: 'change', what, round }),
       );
       latencies.push(...r.latencies);
       missed += r.missed;
+      // Anything else pushed for this change arrives within the wait above or not at all.
+      await sleep(200);
+      responses = responsesSince(clients[0], since);
+      await sleep(300);
+      const bare = await fanout(rawClients, raw, responses, timeoutMs);
+      rawLatencies.push(...bare.latencies);
+      rawMissed += bare.missed;
+      const p99 = percentiles(r.latencies, r.missed).p99;
+      const bareP99 = percentiles(bare.latencies, bare.missed).p99;
+      roundRatios.push(p99 / bareP99);
+      log(
+        `${what} change ${round + 1}/${options.rounds}: p99 ${p99.toFixed(0)} ms, bare ${bareP99.toFixed(0)} ms`,
+      );
     }
-    return percentiles(latencies, missed);
+    // How long pilot took, from each push's dispatch (the debounce's end) to its last response written.
+    const sendMs = (await pilot.stats()).sendMs;
+    return {
+      stats: percentiles(latencies, missed),
+      raw: percentiles(rawLatencies, rawMissed),
+      roundRatios,
+      responses,
+      sendMaxMs: Math.max(0, ...sendMs),
+    };
   };
-  const rawVs = await fanout(vs.responses);
-  const rawEndpoint = await fanout(endpoint.responses);
-  for (const c of rawClients) c.close();
+  const vs = await measure('vs', RDS);
+  const endpoint = await measure('endpoint', EDS);
+  const { maxRss } = await pilot.stats();
+  for (const c of [...clients, ...rawClients]) c.close();
+  pilot.stop();
   raw.stop();
 
   const describe = (responses: discovery.DiscoveryResponse[]) =>
@@ -387,8 +405,10 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
     endpoint: endpoint.stats,
     vsSendMaxMs: vs.sendMaxMs,
     endpointSendMaxMs: endpoint.sendMaxMs,
-    rawVs,
-    rawEndpoint,
+    rawVs: vs.raw,
+    rawEndpoint: endpoint.raw,
+    vsRoundRatios: vs.roundRatios,
+    endpointRoundRatios: endpoint.roundRatios,
     vsTypes: describe(vs.responses),
     endpointTypes: describe(endpoint.responses),
     vsBytes: bytes(vs.responses),
@@ -406,6 +426,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
     p: Percentiles,
     sendMaxMs: number,
     raw: Percentiles,
+    roundRatios: number[],
     goal: number,
     debounced: boolean,
   ) =>
@@ -414,7 +435,8 @@ export function formatPilotLoad(r: PilotLoadResult): string {
     `bare fan-out p99 ${ms(raw.p99)}; ratio ${(p.p99 / raw.p99).toFixed(2)}` +
     (debounced
       ? ` (${((p.p99 - o.debounceMs) / raw.p99).toFixed(2)} without the ${o.debounceMs} ms debounce)`
-      : ' (not debounced)');
+      : ' (not debounced)') +
+    `; round by round ${describeRatios(roundRatios)} (goal 1.5)`;
   const edsDebounce = o.edsDebounce ?? true;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
   return [
@@ -426,6 +448,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.vs,
       r.vsSendMaxMs,
       r.rawVs,
+      r.vsRoundRatios,
       1000,
       true,
     ),
@@ -434,9 +457,18 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.endpoint,
       r.endpointSendMaxMs,
       r.rawEndpoint,
+      r.endpointRoundRatios,
       300,
       edsDebounce,
     ),
     `  pilot RSS: ${mb(r.rssAfterSync)} after sync, ${mb(r.maxRss)} peak (goal 1024 MB)`,
   ].join('\n');
+}
+
+/** "median 1.21, 1.05–1.40" */
+function describeRatios(ratios: number[]): string {
+  if (ratios.length === 0) return 'none';
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const median = percentiles(sorted, 0).p50;
+  return `median ${median.toFixed(2)}, ${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)}`;
 }
