@@ -108,10 +108,13 @@ async function startAgents(
   managers.push(...agents.map((a) => a.manager));
   // citadel rewrites its trust bundle when its root rotates: every agent then trusts the new bundle and gets a
   // certificate under the new root at once, instead of at its next rotation. (The watch does not hold the process.)
-  citadel.trustBundle.watch(() => {
-    log(`trust bundle ${citadel.trustBundle.path} changed; rotating every workload certificate`);
-    for (const a of agents) a.manager.rotateNow();
-  });
+  citadel.trustBundle.watch(
+    () => {
+      log(`trust bundle ${citadel.trustBundle.path} changed; rotating every workload certificate`);
+      for (const a of agents) a.manager.rotateNow();
+    },
+    (err) => log(`${err.message}; still trusting the last good bundle`),
+  );
   process.stdout.write(
     `bookinfo: mTLS certificates from citadel at ${citadel.address} in ${citadel.certDir}: ` +
       `${agents.map((a, i) => `${names[i]} as ${a.spiffeId}`).join(', ')}\n`,

@@ -9,6 +9,7 @@ import {
   Pkcs11RootKeys,
   RevocationStore,
   RootRotator,
+  RootStoreConflictError,
   VaultClient,
   VaultIntermediateRenewer,
   VaultLeafIssuer,
@@ -22,6 +23,7 @@ import type {
   RootStore,
   RotationOutcome,
   SoftwareRootKey,
+  StoredRoot,
   TokenRootKey,
 } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
@@ -42,7 +44,7 @@ import { CurrentCa } from './current-ca';
 import { citadelCommand } from './options';
 import type { CitadelOptions } from './options';
 import { CrlCache, addRevocationRoutes } from './revocation-routes';
-import { SecretRootStore } from './secret-root-store';
+import { SOFTWARE_KEY_ENTRIES, SecretRootStore, TOKEN_KEY_ENTRIES } from './secret-root-store';
 import { TrustDistributor } from './trust-distribution';
 import { APP_VERSION } from './version';
 
@@ -114,20 +116,24 @@ function kubeConfigOf(options: CitadelOptions): KubeConfig {
 export type CitadelRootRotator = RootRotator<SoftwareRootKey> | RootRotator<TokenRootKey>;
 
 /**
- * Citadel's self-signed root with its rotator. With --pkcs11-module the key is on the token and the state
- * folder keeps only the certificates (root-cert.pem, ca-roots.pem); otherwise the key is in software, with the
- * root in the state folder or, in Kubernetes, in istio-ca-secret. Both rotate the same way, with the same options.
+ * Citadel's self-signed root with its rotator. With --pkcs11-module the key is on the token and what is kept is
+ * the certificates (and a reference to the key): in istio-ca-secret in Kubernetes, shared by every replica using
+ * the token, otherwise in the state folder (root-cert.pem, ca-roots.pem). A software key is kept with its root
+ * in istio-ca-secret or the state folder. All rotate the same way, with the same options.
  */
 async function openRotator(
   options: CitadelOptions,
   stateDir: string,
   kc: KubeConfig | undefined,
+  logger: Logger,
+  now: () => number,
 ): Promise<CitadelRootRotator> {
   const rotation: RootRotatorOptions = {
     trustDomain: options.trustDomain,
     threshold: options.rootRotationThreshold,
     rotateKey: options.rotateCaKey,
     checkIntervalMs: options.rootRotationCheckInterval,
+    now,
   };
   if (options.pkcs11Module) {
     const keys = new Pkcs11RootKeys({
@@ -136,10 +142,49 @@ async function openRotator(
       keyLabel: options.pkcs11KeyLabel,
       pin: options.pkcs11Pin,
     });
-    return RootRotator.open(new FileRootCertificateStore(stateDir), rotation, keys);
+    const store: RootStore<StoredRoot<TokenRootKey>> = kc
+      ? await tokenRootSecret(kc, options.kubeNamespace, keys, stateDir, logger)
+      : new FileRootCertificateStore(stateDir);
+    return RootRotator.open(store, rotation, keys);
   }
-  const store: RootStore = kc ? new SecretRootStore(kc, options.kubeNamespace) : new FileRootStore(stateDir);
+  const store: RootStore = kc
+    ? new SecretRootStore(kc, options.kubeNamespace, SOFTWARE_KEY_ENTRIES)
+    : new FileRootStore(stateDir);
   return RootRotator.open(store, rotation);
+}
+
+/**
+ * istio-ca-secret for a root whose key is on a PKCS #11 token. Citadel used to keep such a root in the state
+ * folder even in Kubernetes: when the Secret holds no root and the folder does, the folder's root (and its trust
+ * bundle) is stored in the Secret first, so the upgrade keeps the root workloads trust. From then on the folder's
+ * copy is not read.
+ */
+async function tokenRootSecret(
+  kc: KubeConfig,
+  namespace: string,
+  keys: Pkcs11RootKeys,
+  stateDir: string,
+  logger: Logger,
+): Promise<SecretRootStore<TokenRootKey>> {
+  const store = new SecretRootStore(kc, namespace, TOKEN_KEY_ENTRIES);
+  if (await store.load()) return store;
+  const folder = new FileRootCertificateStore(stateDir);
+  const kept = await folder.load();
+  if (!kept) return store;
+  try {
+    await store.save({ ...kept, ...(await keys.referenceOf(kept)) });
+    logger.info(
+      { from: folder.description, to: store.description },
+      'moved the root of the token key from the state folder to the Secret; the folder copy is no longer read',
+    );
+  } catch (err) {
+    if (!(err instanceof RootStoreConflictError)) throw err;
+    logger.info(
+      { folder: folder.description, secret: store.description },
+      'another replica stored a root in the Secret first; using that one, not the state folder’s',
+    );
+  }
+  return store;
 }
 
 /**
@@ -179,7 +224,8 @@ async function servingIdentity(ca: CertificateAuthority, names: readonly string[
  * life is left; with --vault-mode sign-intermediate Vault signs a new intermediate when
  * `--vault-intermediate-renew-threshold` of the current one's life is left. After either the trust bundle file, the
  * /ca/trust-bundle.pem route, the roots TLS trusts, citadel's serving certificate and (in Kubernetes) every
- * namespace's istio-ca-root-cert and istio-ca-crl follow. `now` is the clock the intermediate's checks read.
+ * namespace's istio-ca-root-cert and istio-ca-crl follow. `now` is the clock the root's and the intermediate's
+ * checks read.
  */
 export async function buildCitadel(
   options: CitadelOptions,
@@ -197,7 +243,7 @@ export async function buildCitadel(
   const plugged: CaKeyMaterial | undefined = options.cacertsDir
     ? loadCacerts(options.cacertsDir)
     : intermediateRenewer?.material;
-  const rotator = plugged ? undefined : await openRotator(options, stateDir, kc);
+  const rotator = plugged ? undefined : await openRotator(options, stateDir, kc, logger, now);
   const authorityOptions = {
     trustDomain: options.trustDomain,
     defaultTtlMs: options.defaultCertTtl,
@@ -251,6 +297,12 @@ export async function buildCitadel(
     current.replace(material);
   });
   rotator?.on('error', (err: Error) => logger.error({ err }, 'root rotation check failed; retrying'));
+  rotator?.on('keyDestroyed', (key: string) =>
+    logger.info({ key }, 'destroyed a CA key that no stored or trusted root carries'),
+  );
+  rotator?.on('keyDestroyError', (err: Error) =>
+    logger.error({ err }, 'cannot destroy a retired CA key; it stays on the token, and citadel carries on'),
+  );
   intermediateRenewer?.on('change', (material: CaKeyMaterial) => {
     const intermediate = new X509Certificate(material.signingCertificate);
     logger.info(

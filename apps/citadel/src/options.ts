@@ -166,7 +166,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--pkcs11-module <path>',
-        'PKCS #11 module holding the CA key (e.g. /usr/lib/softhsm/libsofthsm2.so); its self-signed root is kept in the state folder and rotated like a software one',
+        'PKCS #11 module holding the CA key (e.g. /usr/lib/softhsm/libsofthsm2.so); its self-signed root is kept in the state folder (with --kube-namespace in Secret istio-ca-secret, naming the key by its PKCS #11 URI) and rotated like a software one',
         '',
       ),
     )
@@ -237,7 +237,7 @@ export function citadelCommand(): Command {
     .addOption(
       option(
         '--rotate-ca-key <bool>',
-        'sign the rotated root with a new key (CA key rotation) instead of reusing the old one; with --pkcs11-module the new key pair is generated on the token under the same label',
+        'sign the rotated root with a new key (CA key rotation) instead of reusing the old one; with --pkcs11-module the new key pair is generated on the token under the same label, and an old pair is destroyed once its root has expired and left the trust bundle',
         false,
         parseBoolean,
       ),

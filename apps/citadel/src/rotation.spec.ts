@@ -34,7 +34,13 @@ import {
 } from '@flotilla/testing';
 import { startCitadel } from './testing/start-citadel';
 import type { RunningCitadel } from './testing/start-citadel';
-import { CA_SECRET_NAME, CA_SECRET_TYPE, SecretRootStore } from './secret-root-store';
+import {
+  CA_SECRET_NAME,
+  CA_SECRET_TYPE,
+  SOFTWARE_KEY_ENTRIES,
+  SecretRootStore,
+  TOKEN_KEY_ENTRIES,
+} from './secret-root-store';
 import { CRL_CONFIG_MAP, ROOT_CERT_CONFIG_MAP } from './trust-distribution';
 
 const TD = 'cluster.local';
@@ -196,11 +202,11 @@ describe('citadel rotates its self-signed root', () => {
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
 const TOKEN = `citadel-rotation-${randomBytes(4).toString('hex')}`;
 const PKCS11_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const pkcs11Args = (keyLabel: string) => [
+const pkcs11Args = (keyLabel: string, token = TOKEN) => [
   '--pkcs11-module',
   PKCS11_MODULE,
   '--pkcs11-token-label',
-  TOKEN,
+  token,
   '--pkcs11-key-label',
   keyLabel,
   '--pkcs11-pin',
@@ -211,8 +217,8 @@ const pkcs11Args = (keyLabel: string) => [
  * A state folder whose ten-year root was signed 8.5 years ago by a new key pair labelled `keyLabel` on the
  * token: 15% of its life left, due for rotation. As --pkcs11-module keeps it: root-cert.pem, no key file.
  */
-async function stateDirWithAgedTokenRoot(keyLabel: string): Promise<string> {
-  const config = { module: PKCS11_MODULE, tokenLabel: TOKEN, keyLabel, pin: '1234' };
+async function stateDirWithAgedTokenRoot(keyLabel: string, token = TOKEN): Promise<string> {
+  const config = { module: PKCS11_MODULE, tokenLabel: token, keyLabel, pin: '1234' };
   await generatePkcs11EcKey(config);
   const signer = await Pkcs11Signer.open(config);
   try {
@@ -379,7 +385,7 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
       );
 
       // Another replica (or an operator) stores a root that is due: the next check takes it up and rotates it.
-      const store = new SecretRootStore(kubeConfigFor(url, 't'), 'istio-system');
+      const store = new SecretRootStore(kubeConfigFor(url, 't'), 'istio-system', SOFTWARE_KEY_ENTRIES);
       await store.load();
       const aged = await createSoftwareRoot(TD, Date.now() - 8.5 * YEAR, 10 * YEAR);
       await store.save(aged);
@@ -419,6 +425,180 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
       await stopCitadel(running);
     }
   }, 30_000); // the CRL is published every 5 s
+
+  describe('with the CA key on a PKCS #11 token (SoftHSM2)', () => {
+    const token = `citadel-replicas-${randomBytes(4).toString('hex')}`;
+    beforeAll(() => {
+      execFileSync(
+        'softhsm2-util',
+        ['--init-token', '--free', '--label', token, '--pin', '1234', '--so-pin', '5678'],
+        { stdio: 'pipe' },
+      );
+    });
+    const configFor = (keyLabel: string) => ({
+      module: PKCS11_MODULE,
+      tokenLabel: token,
+      keyLabel,
+      pin: '1234',
+    });
+    /** istio-ca-secret's data, decoded. */
+    const secretData = () =>
+      Object.fromEntries(
+        Object.entries(api.get(SECRETS, 'istio-system', CA_SECRET_NAME)?.data as Record<string, string>).map(
+          ([key, value]) => [key, Buffer.from(value, 'base64').toString()],
+        ),
+      );
+    /** The CKA_ID, in hex, of the key a PKCS #11 URI names. */
+    const idOfUri = (uri: string) => /;id=((?:%[0-9a-f]{2})+)/.exec(uri)![1].replace(/%/g, '');
+    const issueFrom = (running: RunningCitadel, dir: string, name: string) =>
+      createCertificate(running, opensslCsr(dir, name, { uris: [ALICE] }), {
+        token: tokenFor(running, 'default', 'alice'),
+      });
+
+    it('two citadels on one token started together store one root in istio-ca-secret — its certificates and the key’s PKCS #11 URI, never a key — and both issue under it', async () => {
+      await generatePkcs11EcKey(configFor('replicas'));
+      const args = [...kubeArgs(), ...pkcs11Args('replicas', token)];
+      // Both find no Secret and make a root for the token key; the first create wins, the second takes its root.
+      api.holdWrites(SECRETS);
+      const starting = Promise.all([
+        startCitadel(args, tempDir('flotilla-citadel-hsm-')),
+        startCitadel(args, tempDir('flotilla-citadel-hsm-')),
+      ]);
+      await waitFor('both citadels creating istio-ca-secret', () => api.heldWrites === 2);
+      api.releaseWrites();
+      const [a, b] = await starting;
+      try {
+        const root = pemOf(a.citadel.ca.signingCertificate.der);
+        expect(pemOf(b.citadel.ca.signingCertificate.der)).toBe(root);
+        const data = secretData();
+        expect(Object.keys(data).sort()).toEqual(['ca-cert.pem', 'ca-key-pkcs11-uri', 'root-cert.pem']);
+        expect(data['ca-cert.pem']).toBe(root);
+        expect(data['root-cert.pem']).toBe(root);
+        expect(data['ca-key-pkcs11-uri']).toMatch(
+          new RegExp(`^pkcs11:token=${token};object=replicas;id=(%[0-9a-f]{2}){16};type=private$`),
+        );
+        const dir = tempDir();
+        for (const [running, other] of [
+          [a, b],
+          [b, a],
+        ]) {
+          expect(running.citadel.ca.material.signer.description).toBe(
+            `PKCS#11 token "${token}" key "replicas" id ${idOfUri(data['ca-key-pkcs11-uri'])}`,
+          );
+          expect(running.citadel.rootSource).toBe(
+            `Secret istio-system/${CA_SECRET_NAME}, key: PKCS#11 token "${token}" keys labelled "replicas"`,
+          );
+          expect(existsSync(join(running.options.stateDir, 'root-cert.pem'))).toBe(false);
+          expect(readFileSync(running.bundlePath, 'utf8')).toBe(root);
+          const chain = await issueFrom(running, dir, running === a ? 'from-a' : 'from-b');
+          expect(chain.at(-1)).toBe(root);
+          expectLeavesVerify(dir, other.bundlePath, { [running === a ? 'from-a' : 'from-b']: chain });
+        }
+      } finally {
+        await stopCitadel(a);
+        await stopCitadel(b);
+      }
+    });
+
+    it('with --rotate-ca-key, two citadels rotating the Secret’s root at once agree on one new root, the replica that lost destroys the key pair it made, and a restart takes the root from the Secret', async () => {
+      const config = configFor('rotating-replicas');
+      await generatePkcs11EcKey(config);
+      const signer = await Pkcs11Signer.open(config);
+      try {
+        const certificate = await createRootWithSigner(
+          signer,
+          TD,
+          new Date(Date.now() - 8.5 * YEAR),
+          10 * YEAR,
+        );
+        const store = new SecretRootStore(kubeConfigFor(url, 't'), 'istio-system', TOKEN_KEY_ENTRIES);
+        await store.load();
+        await store.save({ certificate, bundle: [certificate], keyUri: signer.uri });
+      } finally {
+        await signer.close();
+      }
+      const oldRoot = secretData()['ca-cert.pem'];
+      const args = [...kubeArgs(), ...pkcs11Args('rotating-replicas', token), '--rotate-ca-key', 'true'];
+      const loggers = ['a', 'b'].map((name) => createLogger(`citadel-${name}`, 'silent'));
+      const infoLogs = loggers.map((logger) => jest.spyOn(logger, 'info'));
+      const [a, b] = await Promise.all(
+        loggers.map((logger) => startCitadel(args, tempDir('flotilla-citadel-hsm-'), { logger })),
+      );
+      const dir = tempDir();
+      try {
+        expect(pemOf(a.citadel.ca.signingCertificate.der)).toBe(oldRoot);
+        expect(pemOf(b.citadel.ca.signingCertificate.der)).toBe(oldRoot);
+        const before = await issueFrom(a, dir, 'before');
+
+        // Both read the due root, make a new key pair and a successor; the first replace wins.
+        api.holdWrites(SECRETS);
+        const checks = Promise.all([a.citadel.rotator!.check(), b.citadel.rotator!.check()]);
+        await waitFor('both citadels storing a successor', () => api.heldWrites === 2);
+        api.releaseWrites();
+        expect((await checks).sort()).toEqual(['reloaded', 'rotated']);
+
+        const data = secretData();
+        const newRoot = data['ca-cert.pem'];
+        expect(newRoot).not.toBe(oldRoot);
+        expect(data['root-cert.pem']).toBe(newRoot + oldRoot);
+        expect(Object.keys(data)).not.toContain('ca-key.pem');
+        const winner = `PKCS#11 token "${token}" key "rotating-replicas" id ${idOfUri(data['ca-key-pkcs11-uri'])}`;
+        for (const running of [a, b]) {
+          expect(pemOf(running.citadel.ca.signingCertificate.der)).toBe(newRoot);
+          expect(running.citadel.ca.material.signer.description).toBe(winner);
+          expect(readFileSync(running.bundlePath, 'utf8')).toBe(newRoot + oldRoot);
+        }
+        // The loser's new pair is gone: the token holds the old pair and the winner's.
+        const destroyed = infoLogs
+          .flatMap((spy) => spy.mock.calls)
+          .filter(([, message]) => message === 'destroyed a CA key that no stored or trusted root carries');
+        expect(destroyed).toHaveLength(1);
+        expect((destroyed[0][0] as { key: string }).key).toMatch(
+          new RegExp(
+            `^PKCS#11 token "${token}" key "rotating-replicas" id [0-9a-f]{32} \\(private and public key\\)$`,
+          ),
+        );
+        expect((destroyed[0][0] as { key: string }).key).not.toContain(winner);
+        await expect(Pkcs11Signer.open(config)).rejects.toThrow(
+          /^2 EC key pairs are labelled "rotating-replicas"/,
+        );
+
+        const after = await issueFrom(b, dir, 'after');
+        expect(after.at(-1)).toBe(newRoot);
+        expectLeavesVerify(dir, a.bundlePath, { before, after });
+      } finally {
+        await stopCitadel(a);
+        await stopCitadel(b);
+      }
+
+      const restarted = await startCitadel(args, tempDir('flotilla-citadel-hsm-'));
+      try {
+        expect(pemOf(restarted.citadel.ca.signingCertificate.der)).toBe(secretData()['ca-cert.pem']);
+        await restarted.citadel.start();
+        expect(await restarted.citadel.rotator!.check()).toBe('unchanged');
+      } finally {
+        await stopCitadel(restarted);
+      }
+    });
+
+    it('moves the root an earlier citadel kept in the state folder for the token key into istio-ca-secret, and signs under it', async () => {
+      const stateDir = await stateDirWithAgedTokenRoot('moved', token);
+      const kept = readFileSync(join(stateDir, 'root-cert.pem'), 'utf8');
+      const running = await startCitadel([...kubeArgs(), ...pkcs11Args('moved', token)], stateDir);
+      try {
+        const data = secretData();
+        expect(data['ca-cert.pem']).toBe(kept);
+        expect(data['root-cert.pem']).toBe(kept);
+        expect(running.citadel.ca.material.signer.description).toBe(
+          `PKCS#11 token "${token}" key "moved" id ${idOfUri(data['ca-key-pkcs11-uri'])}`,
+        );
+        const chain = await issueFrom(running, tempDir(), 'alice');
+        expect(chain.at(-1)).toBe(kept);
+      } finally {
+        await stopCitadel(running);
+      }
+    });
+  });
 });
 
 describe('citadel renews its Vault-signed intermediate while it runs (against the Vault test double)', () => {

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ca } from '@flotilla/proto';
 import { createKeyAndCsr } from './csr';
+import { trustBundleCertificates } from './trust-bundle';
 
 /** One workload certificate with its key, as the agent holds it. */
 export interface WorkloadSecret {
@@ -49,7 +50,8 @@ export class CertificateFetcher {
   async fetch(): Promise<WorkloadSecret> {
     const roots = this.options.rootCertPem;
     const rootPem = typeof roots === 'string' ? roots : roots();
-    if (pemCertificates(rootPem).length === 0) throw new Error('the trust bundle holds no PEM certificate');
+    // A TrustBundleFile's read() returns only contents it checked (its errors name its file); a string is checked here.
+    const rootCertificates = trustBundleCertificates(rootPem, 'given as rootCertPem');
     const { keyPem, csrPem } = await createKeyAndCsr(this.options.spiffeId);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${await this.options.token()}`);
@@ -60,9 +62,7 @@ export class CertificateFetcher {
     );
     if (chain.length === 0) throw new Error('citadel returned an empty certificate chain');
     const leaf = new X509Certificate(chain[0]);
-    const rootFingerprints = new Set(
-      pemCertificates(rootPem).map((p) => new X509Certificate(p).fingerprint256),
-    );
+    const rootFingerprints = new Set(rootCertificates.map((p) => new X509Certificate(p).fingerprint256));
     const last = chain.at(-1)!;
     const withoutRoot =
       chain.length > 1 && rootFingerprints.has(new X509Certificate(last).fingerprint256)

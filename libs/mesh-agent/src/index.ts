@@ -14,4 +14,4 @@ export {
   secretResource,
 } from './sds-server';
 export type { SdsServerOptions } from './sds-server';
-export { TrustBundleFile } from './trust-bundle';
+export { TrustBundleError, TrustBundleFile, trustBundleCertificates } from './trust-bundle';

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
@@ -14,7 +14,6 @@ import {
   SECRET_TYPE_URL,
   SdsServer,
   SecretManager,
-  TrustBundleFile,
 } from './index';
 import type { WorkloadSecret } from './index';
 
@@ -113,7 +112,7 @@ describe('CertificateFetcher against a real citadel', () => {
     expect(rotated.chainPem.some((pem) => pem.includes(otherRoot.trim()))).toBe(false);
     expect(reads).toBeGreaterThanOrEqual(2);
     bundle = 'not a certificate';
-    await expect(f.fetch()).rejects.toThrow('the trust bundle holds no PEM certificate');
+    await expect(f.fetch()).rejects.toThrow('trust bundle given as rootCertPem: no PEM certificate');
   });
 });
 
@@ -204,31 +203,6 @@ describe('SecretManager and SdsServer with a 10 s certificate', () => {
       await server.stop();
     }
   }, 30_000);
-});
-
-describe('TrustBundleFile', () => {
-  it('re-reads the file and reports a changed bundle once, however it was replaced', async () => {
-    const dir = tempDir('flotilla-trust-bundle-');
-    const path = join(dir, 'trust-bundle.pem');
-    writeFileSync(path, 'root-1\n');
-    const file = new TrustBundleFile(path, 20);
-    const seen: string[] = [];
-    const stop = file.watch((pem) => seen.push(pem));
-    try {
-      // Replaced by rename, as citadel and the mesh agent write files.
-      writeFileSync(`${path}.tmp`, 'root-1\nroot-2\n');
-      renameSync(`${path}.tmp`, path);
-      await waitFor('the changed bundle', () => seen.length === 1, 5000, 20);
-      expect(seen).toEqual(['root-1\nroot-2\n']);
-      expect(file.read()).toBe('root-1\nroot-2\n');
-      // Rewritten with the same contents: nothing to report.
-      writeFileSync(path, 'root-1\nroot-2\n');
-      await new Promise((r) => setTimeout(r, 200));
-      expect(seen).toHaveLength(1);
-    } finally {
-      stop();
-    }
-  }, 15_000);
 });
 
 describe('SecretManager timing (fake source)', () => {

@@ -53,6 +53,7 @@ export {
   FileRootCertificateStore,
   FileRootStore,
   RootRotator,
+  RootStoreConflictError,
   bundlePem,
   createSoftwareRoot,
   materialOf,

@@ -13,10 +13,12 @@ import {
   CA_ROOTS_FILE,
   FileRootCertificateStore,
   RootRotator,
+  RootStoreConflictError,
   remainingLifetimeFraction,
 } from './root-rotation';
+import type { RootKeyCustody, RootStore, StoredRoot, TokenRootKey } from './root-rotation';
 import { createRootWithSigner } from './signer-root';
-import { MODULE, initTestToken, privateKeysOnToken } from './testing/softhsm';
+import { MODULE, initTestToken, keyIdsOnToken, privateKeysOnToken } from './testing/softhsm';
 import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR, issue, verify } from './testing/rotation';
 
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
@@ -44,6 +46,54 @@ async function stateWithAgedTokenRoot(keyLabel: string): Promise<FileRootCertifi
     return store;
   } finally {
     await signer.close();
+  }
+}
+
+/** The CKA_ID a token signer's description names (`… id 0a1b…`). */
+const keyIdOf = (description: string) => /id ([0-9a-f]+)$/.exec(description)![1];
+
+/**
+ * A root store several rotators share, as replicas share istio-ca-secret: each `view()` is one writer, and a save
+ * from a view whose last load is older than the stored root is refused with RootStoreConflictError, as the API
+ * server refuses a stale resourceVersion. `holdLoads(n)` makes the next n loads wait for one another, so those
+ * writers read the same version and race to save.
+ */
+class SharedRootStore {
+  root: StoredRoot<TokenRootKey> | undefined;
+  private version = 0;
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  holdLoads(count: number): void {
+    this.held = count;
+  }
+
+  view(): RootStore<StoredRoot<TokenRootKey>> {
+    let seen = -1;
+    return {
+      description: 'shared test store',
+      load: async () => {
+        await this.gate();
+        seen = this.version;
+        return this.root;
+      },
+      save: async (root) => {
+        if (seen !== this.version)
+          throw new RootStoreConflictError('the shared root changed since it was read');
+        this.root = root;
+        seen = ++this.version;
+      },
+    };
+  }
+
+  private gate(): Promise<void> {
+    if (this.held === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      if (this.waiting.length < this.held) return;
+      this.held = 0;
+      for (const release of this.waiting.splice(0)) release();
+    });
   }
 }
 
@@ -198,5 +248,171 @@ describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
     await expect(RootRotator.open(store, OPTIONS, new Pkcs11RootKeys(configFor('other')))).rejects.toThrow(
       /no EC key pair labelled "other" on token ".*" has the public key of the CA certificate/,
     );
+  });
+
+  it('destroys the old key pair on the token once its root has expired and left the trust bundle, never before; the current pair stays and a restart signs with it', async () => {
+    const store = await stateWithAgedTokenRoot('retiring');
+    const keys = new Pkcs11RootKeys(configFor('retiring'));
+    let now = Date.now();
+    const rotator = await RootRotator.open(store, { ...OPTIONS, rotateKey: true, now: () => now }, keys);
+    const destroyed: string[] = [];
+    rotator.on('keyDestroyed', (description: string) => destroyed.push(description));
+    rotator.on('keyDestroyError', (err: Error) => destroyed.push(`error: ${err.message}`));
+    const dir = tempDir();
+    try {
+      const oldId = keyIdOf(rotator.material.signer.description);
+      expect(await rotator.check()).toBe('rotated');
+      const current = rotator.material.signer.description;
+      const newId = keyIdOf(current);
+      const both = [oldId, newId].sort();
+      expect(keyIdsOnToken(TOKEN, 'retiring')).toEqual({ private: both, public: both });
+
+      // A year on, the old root (1.5 years left at the rotation) is still trusted: its key stays.
+      now += YEAR;
+      expect(await rotator.check()).toBe('unchanged');
+      expect(keyIdsOnToken(TOKEN, 'retiring')).toEqual({ private: both, public: both });
+
+      // Another year, and it has expired: pruned from the bundle, and its key pair destroyed, private and public.
+      now += YEAR;
+      expect(await rotator.check()).toBe('pruned');
+      expect(rotator.root.bundle).toHaveLength(1);
+      expect(keyIdsOnToken(TOKEN, 'retiring')).toEqual({ private: [newId], public: [newId] });
+      expect(destroyed).toEqual([
+        `PKCS#11 token "${TOKEN}" key "retiring" id ${oldId} (private and public key)`,
+      ]);
+      expect(await rotator.check()).toBe('unchanged');
+      expect(destroyed).toHaveLength(1);
+
+      const bundlePath = join(store.dir, CA_ROOTS_FILE);
+      expect(rotator.material.signer.description).toBe(current);
+      expect(verify(dir, bundlePath, await issue(rotator.material, dir, 'alice', ALICE)).stdout).toMatch(
+        /: OK/,
+      );
+      const reopened = await RootRotator.open(store, OPTIONS, keys);
+      try {
+        expect(reopened.material.signer.description).toBe(current);
+        expect(verify(dir, bundlePath, await issue(reopened.material, dir, 'bob', BOB)).stdout).toMatch(
+          /: OK/,
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rotator.close();
+    }
+  });
+
+  it('keeps a key that a root still in the bundle carries: after a same-key rotation the expired root goes, its key does not', async () => {
+    const store = await stateWithAgedTokenRoot('kept');
+    let now = Date.now();
+    const rotator = await RootRotator.open(
+      store,
+      { ...OPTIONS, now: () => now },
+      new Pkcs11RootKeys(configFor('kept')),
+    );
+    const destroyed: string[] = [];
+    rotator.on('keyDestroyed', (description: string) => destroyed.push(description));
+    try {
+      const id = keyIdOf(rotator.material.signer.description);
+      expect(await rotator.check()).toBe('rotated');
+      now += 2 * YEAR;
+      expect(await rotator.check()).toBe('pruned');
+      expect(keyIdsOnToken(TOKEN, 'kept')).toEqual({ private: [id], public: [id] });
+      expect(destroyed).toEqual([]);
+    } finally {
+      await rotator.close();
+    }
+  });
+
+  it('reports a key it cannot destroy and carries on: the prune is stored, the key stays, the current key signs', async () => {
+    const store = await stateWithAgedTokenRoot('stuck');
+    const keys = new Pkcs11RootKeys(configFor('stuck'));
+    const failing: RootKeyCustody<TokenRootKey> = {
+      description: keys.description,
+      firstKey: () => keys.firstKey(),
+      signerOf: (root) => keys.signerOf(root),
+      newKey: (current) => keys.newKey(current),
+      destroyKey: () => Promise.reject(new Error('CKR_DEVICE_ERROR')),
+    };
+    let now = Date.now();
+    const rotator = await RootRotator.open(store, { ...OPTIONS, rotateKey: true, now: () => now }, failing);
+    const errors: string[] = [];
+    rotator.on('keyDestroyError', (err: Error) => errors.push(err.message));
+    const dir = tempDir();
+    try {
+      expect(await rotator.check()).toBe('rotated');
+      now += 2 * YEAR;
+      expect(await rotator.check()).toBe('pruned');
+      expect(errors).toEqual(['CKR_DEVICE_ERROR']);
+      expect(keyIdsOnToken(TOKEN, 'stuck').private).toHaveLength(2);
+      expect(certificatesFromPem(readFileSync(join(store.dir, CA_ROOTS_FILE), 'utf8'))).toHaveLength(1);
+      const bundlePath = join(store.dir, CA_ROOTS_FILE);
+      expect(verify(dir, bundlePath, await issue(rotator.material, dir, 'alice', ALICE)).stdout).toMatch(
+        /: OK/,
+      );
+    } finally {
+      await rotator.close();
+    }
+  });
+
+  it('replicas sharing a store and a token converge: a first root stored by one is taken up by the other, and of two CA key rotations at once one wins and the loser destroys its new key pair', async () => {
+    await generatePkcs11EcKey(configFor('replicas'));
+    const keys = new Pkcs11RootKeys(configFor('replicas'));
+    const shared = new SharedRootStore();
+    let now = Date.now() - 8.5 * YEAR;
+    const options = { ...OPTIONS, rotateKey: true, rootLifetimeMs: 10 * YEAR, now: () => now };
+    // Both find the store empty and make a root for the one key pair; the second save is refused.
+    shared.holdLoads(2);
+    const [a, b] = await Promise.all([
+      RootRotator.open(shared.view(), options, keys),
+      RootRotator.open(shared.view(), options, keys),
+    ]);
+    const destroyed: string[] = [];
+    for (const rotator of [a, b]) {
+      rotator.on('keyDestroyed', (description: string) => destroyed.push(description));
+    }
+    const dir = tempDir();
+    try {
+      expect(a.root.certificate.equals(shared.root!.certificate)).toBe(true);
+      expect(b.root.certificate.equals(shared.root!.certificate)).toBe(true);
+      expect(shared.root!.keyUri).toBe(
+        `pkcs11:token=${TOKEN};object=replicas;id=${keyIdOf(a.material.signer.description).replace(/../g, '%$&')};type=private`,
+      );
+      const firstId = keyIdOf(a.material.signer.description);
+
+      // 8.5 years on, both check at once: both read the due root, both make a key pair and a successor.
+      now = Date.now();
+      shared.holdLoads(2);
+      const outcomes = await Promise.all([a.check(), b.check()]);
+      expect([...outcomes].sort()).toEqual(['reloaded', 'rotated']);
+      const [winner, loser] = outcomes[0] === 'rotated' ? [a, b] : [b, a];
+      expect(loser.root.certificate.equals(winner.root.certificate)).toBe(true);
+      expect(shared.root!.certificate.equals(winner.root.certificate)).toBe(true);
+      expect(loser.material.signer.description).toBe(winner.material.signer.description);
+      const winnerId = keyIdOf(winner.material.signer.description);
+      const kept = [firstId, winnerId].sort();
+      expect(keyIdsOnToken(TOKEN, 'replicas')).toEqual({ private: kept, public: kept });
+      expect(destroyed).toHaveLength(1);
+      expect(destroyed[0]).toMatch(
+        new RegExp(`^PKCS#11 token "${TOKEN}" key "replicas" id (?!${winnerId}|${firstId})`),
+      );
+
+      const bundlePath = writeTemp(
+        dir,
+        'bundle.pem',
+        shared.root!.bundle.map((der) => derToPem(der, 'CERTIFICATE')).join(''),
+      );
+      for (const [name, rotator] of [
+        ['alice', a],
+        ['bob', b],
+      ] as const) {
+        const leaf = await issue(rotator.material, dir, name, name === 'alice' ? ALICE : BOB);
+        expect(leaf.chainPem.at(-1)).toBe(derToPem(winner.root.certificate, 'CERTIFICATE'));
+        expect(verify(dir, bundlePath, leaf).stdout).toMatch(/: OK/);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

@@ -35,19 +35,31 @@ interface LoadedModule {
 
 /** One loaded, initialised module per path: C_Initialize/C_Finalize are per process, not per user. */
 const modules = new Map<string, LoadedModule>();
+/** Modules being loaded: users arriving meanwhile wait for the same load instead of initialising twice. */
+const loading = new Map<string, Promise<LoadedModule>>();
+
+async function initialiseModule(path: string): Promise<LoadedModule> {
+  // pkcs11js is a native addon: loaded only by processes that use an HSM.
+  const imported = (await import('pkcs11js')) as Pkcs11Module & { default?: Pkcs11Module };
+  const js = imported.default ?? imported;
+  const lib = new js.PKCS11();
+  lib.load(path);
+  // Signing runs on worker threads: the module must do its own locking (PKCS #11 v2.40 §5.4, CKF_OS_LOCKING_OK).
+  lib.C_Initialize({ flags: js.CKF_OS_LOCKING_OK });
+  const loaded = { lib, js, users: 0 };
+  modules.set(path, loaded);
+  return loaded;
+}
 
 async function loadModule(path: string): Promise<LoadedModule> {
   let loaded = modules.get(path);
   if (!loaded) {
-    // pkcs11js is a native addon: loaded only by processes that use an HSM.
-    const imported = (await import('pkcs11js')) as Pkcs11Module & { default?: Pkcs11Module };
-    const js = imported.default ?? imported;
-    const lib = new js.PKCS11();
-    lib.load(path);
-    // Signing runs on worker threads: the module must do its own locking (PKCS #11 v2.40 §5.4, CKF_OS_LOCKING_OK).
-    lib.C_Initialize({ flags: js.CKF_OS_LOCKING_OK });
-    loaded = { lib, js, users: 0 };
-    modules.set(path, loaded);
+    let pending = loading.get(path);
+    if (!pending) {
+      pending = initialiseModule(path).finally(() => loading.delete(path));
+      loading.set(path, pending);
+    }
+    loaded = await pending;
   }
   loaded.users++;
   return loaded;
@@ -185,6 +197,25 @@ function findKeyPair(
   return { privateKey: privateKeys[0], publicKey: pair.publicKey, id: pair.id };
 }
 
+/** For logs: `PKCS#11 token "ca" key "signing" id 0a1b…`. */
+function describeKeyPair(config: Pkcs11Config, id: Buffer): string {
+  const idText = id.length > 0 ? ` id ${id.toString('hex')}` : '';
+  return `PKCS#11 token ${JSON.stringify(config.tokenLabel)} key ${JSON.stringify(config.keyLabel)}${idText}`;
+}
+
+/**
+ * The RFC 7512 PKCS #11 URI of the private key labelled `keyLabel` with CKA_ID `id` on the token labelled
+ * `tokenLabel`: `pkcs11:token=ca;object=signing;id=%0a%1b;type=private`. Labels are UTF-8, percent-encoded where
+ * the RFC's pk11-pchar does not allow a character; the id is percent-encoded byte by byte (RFC 7512 §2.3).
+ */
+export function pkcs11KeyUri(tokenLabel: string, keyLabel: string, id: Buffer): string {
+  const attributes = [`token=${encodeURIComponent(tokenLabel)}`, `object=${encodeURIComponent(keyLabel)}`];
+  if (id.length > 0)
+    attributes.push(`id=${[...id].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`);
+  attributes.push('type=private');
+  return `pkcs11:${attributes.join(';')}`;
+}
+
 /** r‖s (PKCS #11 CKM_ECDSA output) → DER ECDSA-Sig-Value, as X.509 signatures carry it. */
 function ecdsaRawToDer(raw: Buffer): Buffer {
   const half = raw.length / 2;
@@ -207,6 +238,8 @@ export class Pkcs11Signer implements Signer {
   private readonly waiting: ((session: Pkcs11Js.Handle) => void)[] = [];
   private readonly digest: string;
   private readonly signatureLength: number;
+  /** RFC 7512 PKCS #11 URI of the private key: what a stored root may keep to name its key, never the key. */
+  readonly uri: string;
   private closed = false;
 
   private constructor(
@@ -222,7 +255,8 @@ export class Pkcs11Signer implements Signer {
     this.digest = scheme.digest!;
     this.signatureLength = publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 96 : 64;
     this.free = [...sessions];
-    this.description = `PKCS#11 token ${JSON.stringify(config.tokenLabel)} key ${JSON.stringify(config.keyLabel)}${keyId.length > 0 ? ` id ${keyId.toString('hex')}` : ''}`;
+    this.description = describeKeyPair(config, keyId);
+    this.uri = pkcs11KeyUri(config.tokenLabel, config.keyLabel, keyId);
   }
 
   static async open(config: Pkcs11Config): Promise<Pkcs11Signer> {
@@ -321,6 +355,71 @@ export async function generatePkcs11EcKey(
       ],
     );
     return ecPublicKeyOf(js, lib, session, publicKey);
+  } finally {
+    if (session !== undefined) lib.C_CloseSession(session);
+    releaseModule(config.module);
+  }
+}
+
+/** One key pair destroyPkcs11KeyPair removed from the token. */
+export interface DestroyedPkcs11KeyPair {
+  /** For logs, as a signer for the pair described it: `PKCS#11 token "ca" key "signing" id 0a1b…`. */
+  description: string;
+  /** How many objects of each class were destroyed (a pair is one of each; a private key already gone is 0). */
+  privateKeys: number;
+  publicKeys: number;
+}
+
+/**
+ * Destroys the key pairs labelled `config.keyLabel` on the token whose public key is `publicKey`: each public key
+ * object, and the private key with the label and its CKA_ID. For a retired CA key, once no trusted root carries it.
+ * Resolves with what was destroyed: nothing when no public key object under the label has that key (already
+ * destroyed, for instance by another replica). Throws, destroying nothing, when several private keys share the
+ * label and id, since which of them belongs to the public key cannot be told.
+ *
+ * The private key goes first: should the public key object then fail to go, what remains is a public key.
+ */
+export async function destroyPkcs11KeyPair(
+  config: Pkcs11Config,
+  publicKey: KeyObject,
+): Promise<DestroyedPkcs11KeyPair[]> {
+  const { lib, js } = await loadModule(config.module);
+  let session: Pkcs11Js.Handle | undefined;
+  try {
+    session = lib.C_OpenSession(findSlot(lib, config.tokenLabel), js.CKF_SERIAL_SESSION | js.CKF_RW_SESSION);
+    const rw = session;
+    login(js, lib, rw, config.pin);
+    const publicObjectsById = new Map<string, Pkcs11Js.Handle[]>();
+    for (const handle of findObjects(js, lib, rw, js.CKO_PUBLIC_KEY, config.keyLabel)) {
+      if (!ecPublicKeyOf(js, lib, rw, handle).equals(publicKey)) continue;
+      const id = idOf(js, lib, rw, handle).toString('hex');
+      publicObjectsById.set(id, [...(publicObjectsById.get(id) ?? []), handle]);
+    }
+    const privateKeys = findObjects(js, lib, rw, js.CKO_PRIVATE_KEY, config.keyLabel).map((handle) => ({
+      handle,
+      id: idOf(js, lib, rw, handle).toString('hex'),
+    }));
+    const pairs = [...publicObjectsById].map(([id, publicObjects]) => ({
+      id: Buffer.from(id, 'hex'),
+      publicObjects,
+      privateObjects: privateKeys.filter((key) => key.id === id).map((key) => key.handle),
+    }));
+    for (const pair of pairs) {
+      if (pair.privateObjects.length > 1) {
+        throw new Error(
+          `${pair.privateObjects.length} private keys labelled ${JSON.stringify(config.keyLabel)} on token ${JSON.stringify(config.tokenLabel)} share the CKA_ID ${pair.id.toString('hex') || '(empty)'}: which one belongs to the retired public key cannot be told, so none is destroyed`,
+        );
+      }
+    }
+    return pairs.map((pair) => {
+      for (const handle of pair.privateObjects) lib.C_DestroyObject(rw, handle);
+      for (const handle of pair.publicObjects) lib.C_DestroyObject(rw, handle);
+      return {
+        description: describeKeyPair(config, pair.id),
+        privateKeys: pair.privateObjects.length,
+        publicKeys: pair.publicObjects.length,
+      };
+    });
   } finally {
     if (session !== undefined) lib.C_CloseSession(session);
     releaseModule(config.module);

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -30,24 +30,45 @@ export interface SoftwareRootKey {
   keyPem: string;
 }
 
-/** What a stored root holds of a key kept on a PKCS #11 token: nothing, the root's public key finds it there. */
-export type TokenRootKey = Record<never, never>;
+/**
+ * What a stored root holds of a key kept on a PKCS #11 token: never the key, at most a reference to it for people
+ * and error messages (`keyUri`, an RFC 7512 PKCS #11 URI); the root's public key is what finds the key there.
+ */
+export interface TokenRootKey {
+  keyUri?: string;
+}
 
-/** A stored root: its certificates, and whatever names its key (`K`: a key PEM, or nothing for a token key). */
+/** A stored root: its certificates, and whatever names its key (`K`: a key PEM, or a token key's reference). */
 export type StoredRoot<K extends object> = RootCertificates & K;
 
 /** A self-signed root whose key is held in this process, with its trust bundle. */
 export type SelfSignedRoot = StoredRoot<SoftwareRootKey>;
 
 /**
- * Where a self-signed root is kept between runs: the state folder or Istio's istio-ca-secret (software key,
- * `SelfSignedRoot`), or the state folder's certificates alone (token key, `RootCertificates`).
+ * What RootStore.save throws when another writer stored a root after this store last loaded one: nothing was
+ * written, and the rotator takes up the stored root instead.
+ */
+export class RootStoreConflictError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RootStoreConflictError';
+  }
+}
+
+/**
+ * Where a self-signed root is kept between runs: the state folder or Istio's istio-ca-secret, with its software
+ * key (`SelfSignedRoot`) or, for a token key, with the certificates alone (`RootCertificates`, in the state folder)
+ * or with a reference to the key (`StoredRoot<TokenRootKey>`, in istio-ca-secret).
  */
 export interface RootStore<R extends RootCertificates = SelfSignedRoot> {
   /** For logs: "folder /var/lib/citadel", "Secret istio-system/istio-ca-secret". */
   readonly description: string;
   /** The stored root, or undefined when none has been stored yet. */
   load(): Promise<R | undefined>;
+  /**
+   * Stores `root`. A store shared by several writers (replicas) throws RootStoreConflictError, writing nothing,
+   * when the root changed since its last load().
+   */
   save(root: R): Promise<void>;
 }
 
@@ -72,6 +93,12 @@ export interface RootKeyCustody<K extends object> {
   signerOf(root: StoredRoot<K>): Promise<Signer>;
   /** A new key of the same kind as `current`'s (same curve or modulus size), for CA key rotation. */
   newKey(current: Signer): Promise<CustodiedKey<K>>;
+  /**
+   * Destroys the key with this public key, which no root in the trust bundle carries any more (or which signed
+   * nothing stored); resolves with a description of each thing destroyed, none when the key is already gone.
+   * Absent where nothing outlives the stored root (a software key is in the stored root itself).
+   */
+  destroyKey?(publicKey: KeyObject): Promise<string[]>;
 }
 
 /** The CA's own roots in the state folder, next to root-cert.pem and root-key.pem. */
@@ -276,8 +303,14 @@ const spkiOf = (signer: Signer) => signer.publicKey.export({ format: 'der', type
 /**
  * Keeps a self-signed root fresh: loads it from its store (creating and storing one the first time), and on
  * each check rotates it once `threshold` of its lifetime or less is left, drops expired roots from the trust
- * bundle, and takes up a root another replica stored. Emits `change` (material: CaKeyMaterial, outcome) after
- * each change and `error` (Error) when a periodic check fails (it is tried again at the next interval).
+ * bundle, and takes up a root another replica stored, also when that replica's write beat this one's (the store
+ * refused ours with RootStoreConflictError). Emits `change` (material: CaKeyMaterial, outcome) after each change
+ * and `error` (Error) when a periodic check fails (it is tried again at the next interval).
+ *
+ * Keys outlive their roots only on a token: once a check has seen every root carrying a key expire and leave the
+ * trust bundle, and the key is not the current one, the custody's `destroyKey` destroys it (a new key whose
+ * rotation lost to another replica's goes at once). Each destroyed key is reported as `keyDestroyed` (description:
+ * string) and a failure as `keyDestroyError` (Error): the key stays and the rotator carries on.
  *
  * The rotator works on certificates and a Signer; where the key lives is its RootKeyCustody's business
  * (`softwareRootKeys` by default, `Pkcs11RootKeys` for a key on a token), so a token-held root is rotated by
@@ -326,7 +359,7 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
     }
     const stored = await store.load();
     const first = stored ? undefined : await keys.firstKey();
-    const signer = first?.signer ?? (await keys.signerOf(stored!));
+    let signer = first?.signer ?? (await keys.signerOf(stored!));
     try {
       let root = stored;
       if (!root) {
@@ -336,8 +369,12 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
           new Date((options.now ?? Date.now)()),
           options.rootLifetimeMs,
         );
-        root = { ...first!.stored, certificate, bundle: [certificate] };
-        await store.save(root);
+        root = await saveFirstRoot(store, { ...first!.stored, certificate, bundle: [certificate] });
+        if (!parseCertificateDer(root.certificate).spki.equals(spkiOf(signer))) {
+          const forStored = await keys.signerOf(root);
+          await signer.close?.();
+          signer = forStored;
+        }
       }
       return new RootRotator(store, options, keys, root, signer);
     } catch (err) {
@@ -380,6 +417,27 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
   private async checkOnce(): Promise<RotationOutcome> {
     await this.closeRetired();
     const now = this.now();
+    const before = this.current;
+    let outcome: RotationOutcome;
+    try {
+      outcome = await this.update(now);
+    } catch (err) {
+      if (!(err instanceof RootStoreConflictError)) throw err;
+      // Another replica stored a root between our load and our save, which wrote nothing: take theirs up.
+      const stored = await this.store.load();
+      if (!stored) throw err;
+      await this.adopt(stored);
+      outcome = 'reloaded';
+    }
+    if (outcome !== 'unchanged') {
+      this.emit('change', this.currentMaterial, outcome);
+      await this.destroyKeysOfDroppedRoots(before, now);
+    }
+    return outcome;
+  }
+
+  /** Takes up a stored root, then rotates it when due or drops its expired roots. */
+  private async update(now: number): Promise<RotationOutcome> {
     let outcome: RotationOutcome = 'unchanged';
     const stored = await this.store.load();
     if (stored && !sameCertificates(stored, this.current)) {
@@ -389,7 +447,6 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
     const root = this.current;
     if (remainingLifetimeFraction(root.certificate, now) <= this.options.threshold) {
       await this.rotate(root, now);
-      this.emit('change', this.currentMaterial, 'rotated');
       return 'rotated';
     }
     const pruned = pruneTrustBundle(root.bundle, now);
@@ -399,11 +456,51 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
       await this.adopt(next, this.signer);
       outcome = 'pruned';
     }
-    if (outcome !== 'unchanged') this.emit('change', this.currentMaterial, outcome);
     return outcome;
   }
 
-  /** Signs, stores and adopts the successor of `root`, with the current key or (rotateKey) a new one. */
+  /**
+   * Destroys the keys of roots that were in `before`'s trust bundle and have expired and left the current one,
+   * unless a root still in the bundle carries the same key (a same-key rotation) or the key signs now. Such a
+   * key's signer, if still open, is closed first.
+   */
+  private async destroyKeysOfDroppedRoots(before: RootCertificates, now: number): Promise<void> {
+    if (!this.keys.destroyKey) return;
+    const inUse = new Set(
+      [...this.current.bundle, this.current.certificate].map((der) => spkiHex(parseCertificateDer(der).spki)),
+    );
+    inUse.add(spkiHex(spkiOf(this.signer)));
+    const retired = new Map<string, Buffer>();
+    for (const der of before.bundle) {
+      if (this.current.bundle.some((kept) => kept.equals(der))) continue;
+      const { notAfter, spki } = parseCertificateDer(der);
+      if (notAfter.getTime() > now || inUse.has(spkiHex(spki))) continue;
+      retired.set(spkiHex(spki), spki);
+    }
+    for (const [hex, spki] of retired) {
+      for (const signer of this.retired.filter((s) => spkiHex(spkiOf(s)) === hex)) {
+        this.retired = this.retired.filter((s) => s !== signer);
+        await signer.close?.();
+      }
+      await this.destroyKey(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+    }
+  }
+
+  /** Has the custody destroy a key, reporting what went and, without throwing, what could not. */
+  private async destroyKey(publicKey: KeyObject): Promise<void> {
+    try {
+      for (const destroyed of (await this.keys.destroyKey?.(publicKey)) ?? []) {
+        this.emit('keyDestroyed', destroyed);
+      }
+    } catch (err) {
+      this.emit('keyDestroyError', err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /**
+   * Signs, stores and adopts the successor of `root`, with the current key or (rotateKey) a new one. A new key
+   * whose root the store refused (another replica stored first) is destroyed: nothing stored names it.
+   */
   private async rotate(root: StoredRoot<K>, now: number): Promise<void> {
     const fresh = this.options.rotateKey ? await this.keys.newKey(this.signer) : undefined;
     const signer = fresh?.signer ?? this.signer;
@@ -413,7 +510,10 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
       await this.store.save(next);
       await this.adopt(next, signer);
     } catch (err) {
-      if (fresh) await fresh.signer.close?.();
+      if (fresh) {
+        await fresh.signer.close?.();
+        if (err instanceof RootStoreConflictError) await this.destroyKey(fresh.signer.publicKey);
+      }
       throw err;
     }
   }
@@ -444,6 +544,24 @@ export class RootRotator<K extends object = SoftwareRootKey> extends EventEmitte
     for (const signer of retired) await signer.close?.();
   }
 }
+
+/**
+ * Saves a first root; when another writer stored one first (RootStoreConflictError), resolves with that one
+ * instead, so replicas starting together agree on one root.
+ */
+async function saveFirstRoot<R extends RootCertificates>(store: RootStore<R>, root: R): Promise<R> {
+  try {
+    await store.save(root);
+    return root;
+  } catch (err) {
+    if (!(err instanceof RootStoreConflictError)) throw err;
+    const stored = await store.load();
+    if (!stored) throw err;
+    return stored;
+  }
+}
+
+const spkiHex = (spki: Buffer) => spki.toString('hex');
 
 function sameCertificates(a: RootCertificates, b: RootCertificates): boolean {
   return (

@@ -132,6 +132,20 @@ describe('KubeApiServerDouble with the real @kubernetes/client-node informer', (
     expect(api.get(SERVICES, 'default', 'reviews')?.spec).toEqual({ ports: [{ port: 9090 }] });
   });
 
+  it('holds writes until released, then applies them in arrival order: of two creates the second gets 409', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    api.holdWrites(SERVICES);
+    const first = core.createNamespacedService({ namespace: 'default', body: service('reviews', 9080) });
+    await waitFor('the first create held', () => api.heldWrites === 1);
+    const second = core.createNamespacedService({ namespace: 'default', body: service('reviews', 9090) });
+    await waitFor('both creates held', () => api.heldWrites === 2);
+    expect(api.get(SERVICES, 'default', 'reviews')).toBeUndefined();
+    api.releaseWrites();
+    await expect(first).resolves.toMatchObject({ spec: { ports: [{ port: 9080 }] } });
+    await expect(second).rejects.toMatchObject({ code: 409 });
+    expect(api.heldWrites).toBe(0);
+  });
+
   it('sends BOOKMARK events to watches that ask for them', async () => {
     await api.stop();
     api = new KubeApiServerDouble({ bookmarkIntervalMs: 20 }).register(SERVICES);

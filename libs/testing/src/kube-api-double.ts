@@ -60,6 +60,8 @@ export class KubeApiServerDouble {
   private readonly events = new Map<string, WatchEvent[]>();
   private readonly watchers = new Set<Watcher>();
   private bookmarkTimer: NodeJS.Timeout | undefined;
+  /** Writes held by holdWrites(), in arrival order. */
+  private hold: { type: ResourceType; waiting: (() => void)[] } | undefined;
   readonly requests: RecordedRequest[] = [];
 
   constructor(private readonly options: { bookmarkIntervalMs?: number } = {}) {}
@@ -137,6 +139,27 @@ export class KubeApiServerDouble {
     return this.store(typeKey(type.group, type.version, type.plural)).get(`${namespace ?? ''}/${name}`);
   }
 
+  /**
+   * Holds every create and replace of objects of `type` (POST, PUT) until releaseWrites(), so that a spec can have
+   * several writers read one version and then race to write it: released in arrival order, the first is applied and
+   * the later ones answered as the API server would (409).
+   */
+  holdWrites(type: ResourceType): void {
+    this.hold = { type, waiting: [] };
+  }
+
+  /** How many writes holdWrites() is holding. */
+  get heldWrites(): number {
+    return this.hold?.waiting.length ?? 0;
+  }
+
+  /** Lets the held writes through, first come first served, and stops holding. */
+  releaseWrites(): void {
+    const waiting = this.hold?.waiting ?? [];
+    this.hold = undefined;
+    for (const release of waiting) release();
+  }
+
   /** Forgets the event history: a watch resuming from an older resourceVersion gets 410 Gone. */
   compact(): void {
     this.compactedBelow = this.resourceVersion + 1;
@@ -207,6 +230,11 @@ export class KubeApiServerDouble {
         `the server could not find the requested resource ${url.pathname}`,
       );
     const key = typeKey(type.group, type.version, type.plural);
+    const hold = this.hold;
+    const held = hold && typeKey(hold.type.group, hold.type.version, hold.type.plural) === key;
+    if (held && (req.method === 'POST' || req.method === 'PUT') && !route.subresource) {
+      await new Promise<void>((resolve) => hold.waiting.push(resolve));
+    }
 
     if (req.method === 'GET' && !route.name) {
       if (query.watch === 'true' || query.watch === '1')

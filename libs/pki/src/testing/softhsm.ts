@@ -19,11 +19,11 @@ export function initTestToken(prefix: string): string {
   return label;
 }
 
-/** Attributes of every private key labelled `keyLabel` on the token, read through a session of its own (PIN 1234). */
-export function privateKeysOnToken(
+/** Runs `use` in a session of its own on the token, logged in as the user (PIN 1234). */
+function withUserSession<T>(
   tokenLabel: string,
-  keyLabel: string,
-): { sensitive: boolean; extractable: boolean; valueReadable: boolean }[] {
+  use: (lib: pkcs11js.PKCS11, session: pkcs11js.Handle) => T,
+): T {
   const lib = new pkcs11js.PKCS11();
   lib.load(MODULE);
   try {
@@ -39,13 +39,34 @@ export function privateKeysOnToken(
     } catch (err) {
       if (!/CKR_USER_ALREADY_LOGGED_IN/.test((err as Error).message)) throw err;
     }
-    lib.C_FindObjectsInit(session, [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_LABEL, value: keyLabel },
-    ]);
-    const keys = lib.C_FindObjects(session, 16);
-    lib.C_FindObjectsFinal(session);
-    return keys.map((key) => {
+    return use(lib, session);
+  } finally {
+    lib.C_CloseSession(session);
+  }
+}
+
+function objectsLabelled(
+  lib: pkcs11js.PKCS11,
+  session: pkcs11js.Handle,
+  objectClass: number,
+  keyLabel: string,
+): pkcs11js.Handle[] {
+  lib.C_FindObjectsInit(session, [
+    { type: pkcs11js.CKA_CLASS, value: objectClass },
+    { type: pkcs11js.CKA_LABEL, value: keyLabel },
+  ]);
+  const objects = lib.C_FindObjects(session, 16);
+  lib.C_FindObjectsFinal(session);
+  return objects;
+}
+
+/** Attributes of every private key labelled `keyLabel` on the token, read through a session of its own (PIN 1234). */
+export function privateKeysOnToken(
+  tokenLabel: string,
+  keyLabel: string,
+): { sensitive: boolean; extractable: boolean; valueReadable: boolean }[] {
+  return withUserSession(tokenLabel, (lib, session) =>
+    objectsLabelled(lib, session, pkcs11js.CKO_PRIVATE_KEY, keyLabel).map((key) => {
       const [sensitive, extractable] = lib.C_GetAttributeValue(session, key, [
         { type: pkcs11js.CKA_SENSITIVE },
         { type: pkcs11js.CKA_EXTRACTABLE },
@@ -62,8 +83,20 @@ export function privateKeysOnToken(
         extractable: (extractable.value as Buffer)[0] === 1,
         valueReadable,
       };
-    });
-  } finally {
-    lib.C_CloseSession(session);
-  }
+    }),
+  );
+}
+
+/** The CKA_IDs (hex, sorted) of the private and of the public key objects labelled `keyLabel` on the token. */
+export function keyIdsOnToken(tokenLabel: string, keyLabel: string): { private: string[]; public: string[] } {
+  return withUserSession(tokenLabel, (lib, session) => {
+    const ids = (objectClass: number) =>
+      objectsLabelled(lib, session, objectClass, keyLabel)
+        .map((object) => {
+          const [id] = lib.C_GetAttributeValue(session, object, [{ type: pkcs11js.CKA_ID }]);
+          return ((id.value as Buffer | undefined) ?? Buffer.alloc(0)).toString('hex');
+        })
+        .sort();
+    return { private: ids(pkcs11js.CKO_PRIVATE_KEY), public: ids(pkcs11js.CKO_PUBLIC_KEY) };
+  });
 }
