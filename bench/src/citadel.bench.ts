@@ -6,7 +6,7 @@
 //  2. Over gRPC: CreateCertificate at a fixed offered rate against a real citadel process, reporting latency
 //     percentiles and citadel's garbage collections during the run (--trace-gc-nvp). Run with
 //     `npx nx run bench:citadel`.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   X509Certificate,
   createPrivateKey,
@@ -230,7 +230,10 @@ class GcLog {
     const field = (name: string) => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
     if (kind === 's')
       this.scavenges.push({ pause: field('pause'), survivedKb: field('new_space_survived') / 1024 });
-    else this.markCompactPauses.push(field('pause'));
+    else {
+      this.markCompactPauses.push(field('pause'));
+      if (process.env.CITADEL_BENCH_GC_DUMP) console.log(line);
+    }
   }
 
   summary(calls: number): string {
@@ -256,9 +259,18 @@ interface LoadClient {
   close(): void;
 }
 
-type ClientKind = 'grpc-js' | 'http2';
+type ClientKind = 'grpc-js' | 'http2' | 'h2load';
 
 const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate';
+
+/** A request as one length-prefixed gRPC message (flag 0: not compressed; big-endian length). */
+function grpcFrame(request: caProto.IstioCertificateRequest): Buffer {
+  const message = caProto.IstioCertificateRequest.encode(request).finish();
+  const body = Buffer.alloc(5 + message.length);
+  body.writeUInt32BE(message.length, 1);
+  body.set(message, 5);
+  return body;
+}
 
 /** grpc-js's generated client: what a Node workload would use. */
 function grpcJsClient(
@@ -290,10 +302,7 @@ async function http2Client(
   token: string,
   request: caProto.IstioCertificateRequest,
 ): Promise<LoadClient> {
-  const message = caProto.IstioCertificateRequest.encode(request).finish();
-  const body = Buffer.alloc(5 + message.length);
-  body.writeUInt32BE(message.length, 1);
-  body.set(message, 5);
+  const body = grpcFrame(request);
   const session = http2.connect(`https://${address}`, { ca: trust, servername: 'localhost' });
   await new Promise<void>((resolve, reject) =>
     session.once('connect', () => resolve()).once('error', reject),
@@ -340,6 +349,86 @@ async function http2Client(
   };
 }
 
+/**
+ * Connections h2load spreads the rate over, as a fleet of agents would (each agent has its own); default 10,
+ * CITADEL_BENCH_H2LOAD_CONNECTIONS to change.
+ */
+const H2LOAD_CONNECTIONS = Number(process.env.CITADEL_BENCH_H2LOAD_CONNECTIONS ?? 10);
+const H2LOAD_WARM_UP_US = 1_000_000;
+
+/**
+ * h2load (nghttp2's HTTP/2 load generator, written in C; Debian's nghttp2-client) sending the same gRPC request at
+ * a fixed rate (--rps per connection, paced by its own timer, open loop up to 64 streams per connection) over
+ * H2LOAD_CONNECTIONS TLS connections. Its client costs a few microseconds per request, so on this two-core machine
+ * it leaves citadel the core a fleet of remote agents would. Latencies are its per-request log (start to end of
+ * response). h2load does not read grpc-status: the caller checks citadel's own count of OK answers.
+ * Undefined when h2load is not installed.
+ */
+async function h2loadRun(
+  dir: string,
+  address: string,
+  token: string,
+  request: caProto.IstioCertificateRequest,
+  rate: number,
+  total: number,
+): Promise<{ latencies: Float64Array; elapsed: number; note: string } | undefined> {
+  if (spawnSync('h2load', ['--version']).error) return undefined;
+  const bodyFile = join(dir, 'h2load-request.bin');
+  const logFile = join(dir, 'h2load-log.tsv');
+  writeFileSync(bodyFile, grpcFrame(request));
+  const started = Date.now();
+  // Not spawnSync: this process must keep reading citadel's GC log meanwhile, or citadel blocks on a full pipe.
+  const child = spawn(
+    'h2load',
+    [
+      `https://${address}${CREATE_CERTIFICATE_PATH}`,
+      ...['-d', bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers'],
+      ...['-H', `authorization: Bearer ${token}`],
+      ...['-c', String(H2LOAD_CONNECTIONS), '-m', '64', '-n', String(total)],
+      ...['--rps', String(rate / H2LOAD_CONNECTIONS), '--log-file', logFile],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const elapsed = (Date.now() - started) / 1000;
+  if (status !== 0) throw new Error(`h2load failed (${status}): ${output}`);
+  const rows = readFileSync(logFile, 'utf8').trim().split('\n');
+  if (rows.length !== total) throw new Error(`h2load logged ${rows.length} requests of ${total}`);
+  const parsed = rows.map((row) => {
+    const [start, code, micros] = row.split('\t');
+    if (code !== '200') throw new Error(`h2load: a request ended with HTTP status ${code}: ${row}`);
+    return { start: Number(start), ms: Number(micros) / 1000 };
+  });
+  // The first second is the connections' warm-up (ten TLS handshakes at once, h2load's ramp), as the Node
+  // clients' 200 calls before their run are; it is left out of the percentiles and its p99 reported apart.
+  const first = Math.min(...parsed.map((r) => r.start));
+  const warm = parsed.filter((r) => r.start - first >= H2LOAD_WARM_UP_US);
+  const cold = parsed.filter((r) => r.start - first < H2LOAD_WARM_UP_US);
+  const latencies = Float64Array.from(warm, (r) => r.ms);
+  const all = Float64Array.from(parsed, (r) => r.ms).sort();
+  return {
+    latencies,
+    elapsed,
+    note:
+      `the first second's ${cold.length} requests left out as warm-up; ` +
+      `with them p99 ${percentile(all, 99).toFixed(2)} ms`,
+  };
+}
+
+/** citadel's flotilla_citadel_csr_requests_total by code. */
+async function csrCounts(monitoringPort: number): Promise<Map<string, number>> {
+  const metrics = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const line of metrics.split('\n')) {
+    const m = /^flotilla_citadel_csr_requests_total\{code="([^"]+)"\} (\S+)$/.exec(line);
+    if (m) counts.set(m[1], Number(m[2]));
+  }
+  return counts;
+}
+
 async function overGrpc(rate: number, seconds: number, kind: ClientKind): Promise<void> {
   const dir = tempDir('flotilla-bench-citadel-grpc-');
   const [grpcPort, monitoringPort] = await freePorts(2);
@@ -377,44 +466,44 @@ async function overGrpc(rate: number, seconds: number, kind: ClientKind): Promis
     );
     const trust = readFileSync(join(dir, 'trust-bundle.pem'));
     const request = { csr: opensslCsr(dir, 'bench', { uris: [ID] }), validityDuration: 0, metadata: {} };
+    const address = `127.0.0.1:${grpcPort}`;
     const client =
       kind === 'grpc-js'
-        ? grpcJsClient(`127.0.0.1:${grpcPort}`, trust, token, request)
-        : await http2Client(`127.0.0.1:${grpcPort}`, trust, token, request);
+        ? grpcJsClient(address, trust, token, request)
+        : await http2Client(address, trust, token, request);
     const call = () =>
       new Promise<void>((resolve, reject) => client.send((err) => (err ? reject(err) : resolve())));
-    for (let i = 0; i < 200; i++) await call(); // warm-up (TLS session, JIT)
-    // Open loop: requests are sent on schedule whether or not earlier ones have answered. Each latency goes
-    // into a preallocated array: keeping a promise per call alive until the end made the client's own
-    // scavenges copy megabytes of them (7 ms pauses, in the client's percentiles) on the cores citadel uses.
+    for (let i = 0; i < 200; i++) await call(); // warm-up (TLS session, JIT); the first answer is checked
     const total = rate * seconds;
-    const latencies = new Float64Array(total);
-    let answered = 0;
-    let failure: Error | undefined;
-    let allAnswered!: () => void;
-    const finished = new Promise<void>((resolve) => (allAnswered = resolve));
-    const send = (i: number) => {
-      const t0 = performance.now();
-      client.send((err) => {
-        latencies[i] = performance.now() - t0;
-        failure ??= err;
-        if (++answered === total) allAnswered();
-      });
-    };
-    const start = Date.now();
-    gc.measuring = true;
-    for (let i = 0; i < total; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - Date.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      send(i);
+    let latencies: Float64Array;
+    let elapsed: number;
+    let note = '';
+    if (kind === 'h2load') {
+      client.close();
+      const before = await csrCounts(monitoringPort);
+      gc.measuring = true;
+      const run = await h2loadRun(dir, address, token, request, rate, total);
+      gc.measuring = false;
+      if (!run) {
+        console.log(
+          `\nh2load is not installed (apt-get install nghttp2-client): its run at ${rate}/s skipped`,
+        );
+        return;
+      }
+      const after = await csrCounts(monitoringPort);
+      for (const [code, n] of after) {
+        const added = n - (before.get(code) ?? 0);
+        if (code !== 'OK' && added > 0)
+          throw new Error(`h2load run: citadel answered ${added} calls ${code}`);
+      }
+      const ok = (after.get('OK') ?? 0) - (before.get('OK') ?? 0);
+      if (ok !== total) throw new Error(`h2load run: citadel answered ${ok} calls OK of ${total}`);
+      ({ latencies, elapsed, note } = run);
+    } else {
+      ({ latencies, elapsed } = await openLoop(client, rate, total, gc));
+      client.close();
     }
-    await finished;
-    gc.measuring = false;
-    if (failure) throw failure;
     const sorted = latencies.sort();
-    const elapsed = (Date.now() - start) / 1000;
-    client.close();
     // Citadel's own histogram: time from the call reaching the handler to the answer (no client queueing).
     const metrics = await (await fetch(`http://127.0.0.1:${monitoringPort}/metrics`)).text();
     const bucket = (le: string) => {
@@ -428,11 +517,11 @@ async function overGrpc(rate: number, seconds: number, kind: ClientKind): Promis
     };
     const served = bucket('+Inf');
     console.log(
-      `\nCreateCertificate over gRPC+TLS to a citadel process, ${kind} client, offered ${rate}/s for ${seconds}s ` +
+      `\nCreateCertificate over gRPC+TLS to a citadel process, ${describeClient(kind)}, offered ${rate}/s for ${seconds}s ` +
         `(${Math.round(total / elapsed)}/s achieved):\n` +
         `  p50 ${percentile(sorted, 50).toFixed(2)} ms  p90 ${percentile(sorted, 90).toFixed(2)} ms  ` +
         `p99 ${percentile(sorted, 99).toFixed(2)} ms  max ${sorted[sorted.length - 1].toFixed(2)} ms (client-side; ` +
-        `load average ${loadavg()[0].toFixed(2)})\n` +
+        `load average ${loadavg()[0].toFixed(2)}${note ? `; ${note}` : ''})\n` +
         `  server-side (citadel's histogram, ${served} calls incl. warm-up): ` +
         `${((100 * bucket('0.002')) / served).toFixed(1)}% ≤ 2 ms, ${((100 * bucket('0.01')) / served).toFixed(2)}% ≤ 10 ms\n` +
         `  citadel's GC during the run: ${gc.summary(total)}`,
@@ -442,10 +531,53 @@ async function overGrpc(rate: number, seconds: number, kind: ClientKind): Promis
   }
 }
 
+function describeClient(kind: ClientKind): string {
+  return kind === 'h2load' ? `h2load client (${H2LOAD_CONNECTIONS} connections)` : `${kind} client`;
+}
+
+/**
+ * Open loop: requests are sent on schedule whether or not earlier ones have answered. Each latency goes into a
+ * preallocated array: keeping a promise per call alive until the end made the client's own scavenges copy
+ * megabytes of them (7 ms pauses, in the client's percentiles) on the cores citadel uses.
+ */
+async function openLoop(
+  client: LoadClient,
+  rate: number,
+  total: number,
+  gc: GcLog,
+): Promise<{ latencies: Float64Array; elapsed: number }> {
+  const latencies = new Float64Array(total);
+  let answered = 0;
+  let failure: Error | undefined;
+  let allAnswered!: () => void;
+  const finished = new Promise<void>((resolve) => (allAnswered = resolve));
+  const send = (i: number) => {
+    const t0 = performance.now();
+    client.send((err) => {
+      latencies[i] = performance.now() - t0;
+      failure ??= err;
+      if (++answered === total) allAnswered();
+    });
+  };
+  const start = Date.now();
+  gc.measuring = true;
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    send(i);
+  }
+  await finished;
+  gc.measuring = false;
+  if (failure) throw failure;
+  return { latencies, elapsed: (Date.now() - start) / 1000 };
+}
+
 async function main(): Promise<void> {
-  await inProcess();
+  // CITADEL_BENCH_IN_PROCESS=false runs only the gRPC part.
+  if (process.env.CITADEL_BENCH_IN_PROCESS !== 'false') await inProcess();
   const rates = (process.env.CITADEL_BENCH_RATES ?? '300,1000').split(',').map(Number);
-  const clients = (process.env.CITADEL_BENCH_CLIENTS ?? 'grpc-js,http2').split(',') as ClientKind[];
+  const clients = (process.env.CITADEL_BENCH_CLIENTS ?? 'grpc-js,http2,h2load').split(',') as ClientKind[];
   for (const rate of rates) {
     for (const kind of clients) await overGrpc(rate, Number(process.env.CITADEL_BENCH_SECONDS ?? 5), kind);
   }
