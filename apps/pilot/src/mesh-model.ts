@@ -104,7 +104,13 @@ export class MeshModel {
   /** Per hostname, bumped by every scoped change naming it (see `hostVersion`). */
   private readonly hostGenerations = new Map<string, number>();
   private current: PushContext | undefined;
-  private readonly endpointGenerations = new Map<string, number>();
+  /** Per hostname, bumped by every endpoint change of it; kept as the version string generators read. */
+  private readonly endpointVersions = new Map<string, string>();
+  /**
+   * hostVersion's strings, made once per host and generation: a push asks for them for every resource of every
+   * proxy, and a fresh string per call was a good part of an endpoint push's garbage.
+   */
+  private readonly hostVersionStrings = new Map<string, string>();
   /** Per collection and resource name, the last resource and what was made of it, reused while unchanged. */
   private readonly parsed = new Map<string, Map<string, { resource: McpResource; value: unknown }>>();
   private readonly listeners = new Set<(change: MeshChange) => void>();
@@ -117,7 +123,7 @@ export class MeshModel {
     this.registry = new AggregateRegistry([this.kubernetes, this.serviceEntries]);
     this.registry.onChange((change) => {
       for (const host of change.endpoints) {
-        this.endpointGenerations.set(host, (this.endpointGenerations.get(host) ?? 0) + 1);
+        this.endpointVersions.set(host, String(Number(this.endpointVersions.get(host) ?? 0) + 1));
       }
       if (change.services.size > 0) {
         // A service shapes all of its own resources, the routes of hosts routing to it (their destination port),
@@ -143,7 +149,7 @@ export class MeshModel {
         this.registry,
         this.store,
         this.domainSuffix,
-        (host) => String(this.endpointGenerations.get(host) ?? 0),
+        (host) => this.endpointVersions.get(host) ?? '0',
         (host) => this.hostVersion(host),
       );
     }
@@ -156,7 +162,12 @@ export class MeshModel {
    * lead to. Generators key shared encodings by it, so a change to one host re-encodes that host alone.
    */
   hostVersion(hostname: string): string {
-    return `${this.globalGeneration}.${this.hostGenerations.get(hostname) ?? 0}`;
+    let version = this.hostVersionStrings.get(hostname);
+    if (version === undefined) {
+      version = `${this.globalGeneration}.${this.hostGenerations.get(hostname) ?? 0}`;
+      this.hostVersionStrings.set(hostname, version);
+    }
+    return version;
   }
 
   /** Takes a collection's full content (as McpSink's `change` event gives it). Unknown collections are ignored. */
@@ -306,10 +317,13 @@ export class MeshModel {
   private configChanged(reason: 'config' | 'service', scope: ConfigScope | undefined): void {
     this.generation++;
     if (scope) {
-      for (const host of scope.hosts)
+      for (const host of scope.hosts) {
         this.hostGenerations.set(host, (this.hostGenerations.get(host) ?? 0) + 1);
+        this.hostVersionStrings.delete(host);
+      }
     } else {
       this.globalGeneration++;
+      this.hostVersionStrings.clear();
     }
     this.current = undefined;
     this.emit(scope ? { kind: 'config', reason, scope } : { kind: 'config', reason });

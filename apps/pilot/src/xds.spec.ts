@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { register as registerXdsResolver } from '@grpc/grpc-js-xds';
 import { GrpcServer, createLogger } from '@flotilla/service-kit';
 import { WhoClient, callWho, startWhoServer, waitFor } from '@flotilla/testing';
-import { AdsServer, TypeUrl } from '@flotilla/xds';
+import { AdsServer, EncodedResourceCache, TypeUrl, pushRequest } from '@flotilla/xds';
 import type { ConnectionInfo } from '@flotilla/xds';
 import { configDump } from '@flotilla/proto';
 import { MeshModel } from './mesh-model';
@@ -67,6 +67,43 @@ describe('MeshModel and push policy', () => {
       scope(fakeConnection(grpcNode(), { [eds]: ['outbound|9080||ratings.bookinfo.svc.cluster.local'] })),
     ).toBe(false);
     expect(scope(fakeConnection(grpcNode(), {}))).toBe(false);
+  });
+
+  it('builds proxyless endpoints once per push, namespace and names, and again for the next push', async () => {
+    const model = new MeshModel();
+    applyDocs(model, bookinfoDocs());
+    const xds = new PilotXds({ model, logger });
+    const eds = xds.xdsGenerators()[TypeUrl.ClusterLoadAssignment];
+    const names = [`outbound|9080|v1|${REVIEWS}`, `outbound|9080|v2|${REVIEWS}`];
+    const built: string[] = [];
+    const grpc = (
+      xds as unknown as { generators: Map<string, { buildEndpoints: (r: unknown) => unknown }> }
+    ).generators.get('grpc')!;
+    const original = grpc.buildEndpoints.bind(grpc);
+    grpc.buildEndpoints = (request) => {
+      built.push((request as { proxy: { namespace: string } }).proxy.namespace);
+      return original(request);
+    };
+    const cache = new EncodedResourceCache();
+    const generate = (push: ReturnType<typeof pushRequest>, namespace: string, order: string[]) =>
+      eds({
+        connection: fakeConnection(
+          grpcNode(`sidecar~10.0.0.1~c.${namespace}~${namespace}.svc.cluster.local`),
+        ),
+        watched: { typeUrl: TypeUrl.ClusterLoadAssignment, wildcard: false, names: new Set(order) },
+        push,
+        cache,
+      });
+    const push = pushRequest({ full: false, types: [TypeUrl.ClusterLoadAssignment], reason: 'endpoint' });
+    const first = await generate(push, 'bookinfo', names);
+    expect(first.map((e) => e.name)).toEqual(names);
+    // Another proxy of the namespace, naming the same clusters in another order, gets the very same entries.
+    expect(await generate(push, 'bookinfo', [...names].reverse())).toBe(first);
+    // Another namespace sees other DestinationRules: built for it. The next push builds afresh.
+    await generate(push, 'other', names);
+    const next = pushRequest({ full: false, types: [TypeUrl.ClusterLoadAssignment], reason: 'endpoint' });
+    expect(await generate(next, 'bookinfo', names)).not.toBe(first);
+    expect(built).toEqual(['bookinfo', 'other', 'bookinfo']);
   });
 
   it('serves Envoy sidecars and gateways with the Envoy generator, and builds config dumps', async () => {

@@ -5,7 +5,9 @@ import type {
   AdsServer,
   ConnectionInfo,
   EncodedResourceCache,
+  GenerateContext,
   Generator,
+  PushRequest,
   PushScope,
   ResourceEntry,
   ResourceFilter,
@@ -14,7 +16,13 @@ import { EnvoyGenerator } from './generators/envoy';
 import type { MeshConfig } from './generators/envoy';
 import { GrpcGenerator } from './generators/grpc-generator';
 import { listenerHostCandidates } from './generators/listener';
-import { SERVER_LISTENER_PREFIX, parseClusterName, proxyOf, splitHostPort } from './generators/model';
+import {
+  SERVER_LISTENER_PREFIX,
+  parseClusterName,
+  proxyOf,
+  sortedNames,
+  splitHostPort,
+} from './generators/model';
 import type { Proxy } from './generators/model';
 import type { ConfigGenerator, GenerateRequest } from './generators/types';
 import type { ConfigScope, MeshModel } from './mesh-model';
@@ -64,6 +72,7 @@ export class PilotXds {
   private readonly proxies = new WeakMap<ConnectionInfo, Proxy>();
   private readonly warnedNoGenerator = new WeakSet<ConnectionInfo>();
   private ready: Promise<void> | undefined;
+  private readonly endpointsByPush = new WeakMap<PushRequest, Map<string, ResourceEntry[]>>();
 
   constructor(options: PilotXdsOptions) {
     this.model = options.model;
@@ -87,16 +96,39 @@ export class PilotXds {
         if (this.ready) await this.ready;
         const generator = this.configGeneratorFor(context.connection);
         if (!generator) return [];
-        return generator[output](
-          this.request(
-            context.connection,
-            context.watched.wildcard ? undefined : context.watched.names,
-            context.cache,
-          ),
-        );
+        const names = context.watched.wildcard ? undefined : context.watched.names;
+        if (output === 'buildEndpoints' && names && generator.endpointsByNamespace) {
+          return this.endpointsOncePerPush(generator, context, names);
+        }
+        return generator[output](this.request(context.connection, names, context.cache));
       };
     }
     return out;
+  }
+
+  /**
+   * Endpoints from a generator whose ClusterLoadAssignments depend on the proxy's namespace alone: built once per
+   * push for each namespace and list of names, and handed to every proxy of the push asking the same (an endpoint
+   * push sends the same assignments to thousands of proxies). The memo lives as long as the push.
+   */
+  private endpointsOncePerPush(
+    generator: ConfigGenerator,
+    context: GenerateContext,
+    names: ReadonlySet<string>,
+  ): ResourceEntry[] {
+    let memo = this.endpointsByPush.get(context.push);
+    if (!memo) {
+      memo = new Map();
+      this.endpointsByPush.set(context.push, memo);
+    }
+    const proxy = this.proxyOf(context.connection);
+    const key = `${generator.name}\0${proxy.namespace}\0${sortedNames(names).join('\0')}`;
+    let entries = memo.get(key);
+    if (!entries) {
+      entries = generator.buildEndpoints(this.request(context.connection, names, context.cache));
+      memo.set(key, entries);
+    }
+    return entries;
   }
 
   /**

@@ -62,14 +62,13 @@ export class PushQueue<K> {
       if (!request) continue;
       this.running.add(key);
       // `run` reports its own errors; a rejection here must still free the slot.
-      void this.run(key, request)
-        .catch(() => undefined)
-        .finally(() => {
-          this.running.delete(key);
-          if (this.waiting.has(key)) this.ready.add(key);
-          this.pump();
-          this.notifyIfIdle();
-        });
+      const done = () => {
+        this.running.delete(key);
+        if (this.waiting.has(key)) this.ready.add(key);
+        this.pump();
+        this.notifyIfIdle();
+      };
+      void this.run(key, request).then(done, done);
     }
   }
 

@@ -40,6 +40,11 @@ export interface Percentiles {
   missed: number;
 }
 
+export interface RoundP99 {
+  pilot: number;
+  bare: number;
+}
+
 export interface PilotLoadResult {
   options: PilotLoadOptions;
   syncedMs: number;
@@ -52,9 +57,9 @@ export interface PilotLoadResult {
   /** The bare server's fan-out of the same bytes, one right after each of pilot's rounds. */
   rawVs: Percentiles;
   rawEndpoint: Percentiles;
-  /** Pilot's p99 ÷ the bare p99, round by round. */
-  vsRoundRatios: number[];
-  endpointRoundRatios: number[];
+  /** Pilot's p99 and the bare p99 right after it, round by round. */
+  vsRounds: RoundP99[];
+  endpointRounds: RoundP99[];
   /** Responses by type that each proxy got for one change (proxy 0, last round). */
   vsTypes: string;
   endpointTypes: string;
@@ -350,7 +355,7 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
   const measure = async (what: 'vs' | 'endpoint', typeUrl: string) => {
     const latencies: number[] = [];
     const rawLatencies: number[] = [];
-    const roundRatios: number[] = [];
+    const rounds: RoundP99[] = [];
     let missed = 0;
     let rawMissed = 0;
     let responses: discovery.DiscoveryResponse[] = [];
@@ -371,7 +376,7 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
       rawMissed += bare.missed;
       const p99 = percentiles(r.latencies, r.missed).p99;
       const bareP99 = percentiles(bare.latencies, bare.missed).p99;
-      roundRatios.push(p99 / bareP99);
+      rounds.push({ pilot: p99, bare: bareP99 });
       log(
         `${what} change ${round + 1}/${options.rounds}: p99 ${p99.toFixed(0)} ms, bare ${bareP99.toFixed(0)} ms`,
       );
@@ -381,7 +386,7 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
     return {
       stats: percentiles(latencies, missed),
       raw: percentiles(rawLatencies, rawMissed),
-      roundRatios,
+      rounds,
       responses,
       sendMaxMs: Math.max(0, ...sendMs),
     };
@@ -407,8 +412,8 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
     endpointSendMaxMs: endpoint.sendMaxMs,
     rawVs: vs.raw,
     rawEndpoint: endpoint.raw,
-    vsRoundRatios: vs.roundRatios,
-    endpointRoundRatios: endpoint.roundRatios,
+    vsRounds: vs.rounds,
+    endpointRounds: endpoint.rounds,
     vsTypes: describe(vs.responses),
     endpointTypes: describe(endpoint.responses),
     vsBytes: bytes(vs.responses),
@@ -426,7 +431,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
     p: Percentiles,
     sendMaxMs: number,
     raw: Percentiles,
-    roundRatios: number[],
+    rounds: RoundP99[],
     goal: number,
     debounced: boolean,
   ) =>
@@ -436,7 +441,8 @@ export function formatPilotLoad(r: PilotLoadResult): string {
     (debounced
       ? ` (${((p.p99 - o.debounceMs) / raw.p99).toFixed(2)} without the ${o.debounceMs} ms debounce)`
       : ' (not debounced)') +
-    `; round by round ${describeRatios(roundRatios)} (goal 1.5)`;
+    `; round by round ${describeRatios(rounds.map((r) => (r.pilot - (debounced ? o.debounceMs : 0)) / r.bare))}` +
+    `${debounced ? ' without the debounce' : ''} (goal 1.5)`;
   const edsDebounce = o.edsDebounce ?? true;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
   return [
@@ -448,7 +454,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.vs,
       r.vsSendMaxMs,
       r.rawVs,
-      r.vsRoundRatios,
+      r.vsRounds,
       1000,
       true,
     ),
@@ -457,7 +463,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.endpoint,
       r.endpointSendMaxMs,
       r.rawEndpoint,
-      r.endpointRoundRatios,
+      r.endpointRounds,
       300,
       edsDebounce,
     ),

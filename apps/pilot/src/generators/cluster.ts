@@ -4,7 +4,7 @@ import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
 import type { ConfigEntry } from '../config-store';
 import type { DestinationRuleSpec, TrafficPolicy } from './istio-types';
-import { clusterName, parseClusterName, parseDuration } from './model';
+import { clusterName, parseClusterName, parseDuration, sortedNames } from './model';
 import type { Proxy, PushContext } from './model';
 import { encoded } from './types';
 import type { GenerateRequest } from './types';
@@ -145,12 +145,13 @@ function buildOne(
 export function buildGrpcClusters(request: GenerateRequest, warn?: ClusterWarning): ResourceEntry[] {
   const { push, proxy, names } = request;
   const wanted = names
-    ? [...names]
+    ? sortedNames(names)
     : push
         .servicesFor(proxy.namespace)
         .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)));
   const out: ResourceEntry[] = [];
-  for (const name of wanted.sort()) {
+  if (!names) wanted.sort();
+  for (const name of wanted) {
     const host = parseClusterName(name)?.host;
     const key = `${host === undefined ? push.version : push.hostVersion(host)}|${proxy.namespace}`;
     // A name that stands for no cluster is cached too, as an empty Any, and left out.

@@ -5,7 +5,7 @@ import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
 import { isIP } from 'node:net';
 import { clusterNamesOf } from './cluster';
-import { parseClusterName } from './model';
+import { parseClusterName, sortedNames } from './model';
 import type { PushContext, Proxy } from './model';
 import { encoded } from './types';
 import type { GenerateRequest } from './types';
@@ -69,12 +69,13 @@ function subsetLabelsOf(
 export function buildGrpcEndpoints(request: GenerateRequest): ResourceEntry[] {
   const { push, proxy, names } = request;
   const wanted = names
-    ? [...names]
+    ? sortedNames(names)
     : push
         .servicesFor(proxy.namespace)
         .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)));
   const out: ResourceEntry[] = [];
-  for (const name of wanted.sort()) {
+  if (!names) wanted.sort();
+  for (const name of wanted) {
     const parsed = parseClusterName(name);
     if (!parsed || parsed.direction !== 'outbound') continue;
     const service = push.service(parsed.host);

@@ -13,6 +13,8 @@ import type { ConfigGenerator, GenerateRequest } from './types';
  */
 export class GrpcGenerator implements ConfigGenerator {
   readonly name = 'grpc';
+  /** ClusterLoadAssignments of proxyless clients: the proxy's namespace picks the DestinationRule's subsets. */
+  readonly endpointsByNamespace = true;
 
   constructor(private readonly warn?: ClusterWarning) {}
 

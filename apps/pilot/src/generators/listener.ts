@@ -10,7 +10,7 @@ import {
 import type { Service } from '@flotilla/registry';
 import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
-import { SERVER_LISTENER_PREFIX, hostPort, splitHostPort } from './model';
+import { SERVER_LISTENER_PREFIX, hostPort, sortedNames, splitHostPort } from './model';
 import type { Proxy, PushContext } from './model';
 import { inboundRbac } from './rbac';
 import { encoded } from './types';
@@ -209,7 +209,7 @@ export function buildGrpcListeners(request: GenerateRequest): ResourceEntry[] {
     }
     return out;
   }
-  for (const name of [...names].sort()) {
+  for (const name of sortedNames(names)) {
     if (name.startsWith(SERVER_LISTENER_PREFIX)) {
       const inbound = inboundListener(request, name);
       if (inbound) out.push(inbound);

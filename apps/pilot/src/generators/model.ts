@@ -63,6 +63,24 @@ export interface ParsedClusterName {
 }
 
 /**
+ * The names in code-unit order, as generators emit resources (deterministic output). A push asks each proxy for
+ * a handful of names, thousands of times: an insertion sort of a fresh array allocates less than spreading into
+ * an array and calling Array#sort, which showed in an endpoint push's garbage.
+ */
+export function sortedNames(names: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    let at = out.length;
+    while (at > 0 && out[at - 1] > name) {
+      out[at] = out[at - 1];
+      at--;
+    }
+    out[at] = name;
+  }
+  return out;
+}
+
+/**
  * Parsed cluster names, shared: every proxy's push parses the same few thousand names again. Cleared whole when
  * it grows past its bound (names of services long gone would otherwise stay).
  */

@@ -15,7 +15,7 @@ import type {
 } from './istio-types';
 import { FAULT_FILTER } from './listener';
 import { selectorMatches } from '@flotilla/registry';
-import { clusterName, hostPort, parseDuration, resolveHost, splitHostPort } from './model';
+import { clusterName, hostPort, parseDuration, resolveHost, sortedNames, splitHostPort } from './model';
 import type { Proxy, PushContext } from './model';
 import { encoded } from './types';
 import type { GenerateRequest } from './types';
@@ -284,10 +284,11 @@ export function virtualHostDomains(
 export function buildGrpcRoutes(request: GenerateRequest): ResourceEntry[] {
   const { push, proxy, names } = request;
   const wanted = names
-    ? [...names]
+    ? sortedNames(names)
     : push.servicesFor(proxy.namespace).flatMap((s) => s.ports.map((p) => hostPort(s.hostname, p.port)));
   const out: ResourceEntry[] = [];
-  for (const name of wanted.sort()) {
+  if (!names) wanted.sort();
+  for (const name of wanted) {
     const parsed = splitHostPort(name);
     if (!parsed?.port) continue;
     const service = push.service(parsed.host);

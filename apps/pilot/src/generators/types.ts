@@ -18,6 +18,11 @@ export interface GenerateRequest {
  */
 export interface ConfigGenerator {
   readonly name: string;
+  /**
+   * Whether buildEndpoints' output for a list of names depends on nothing of the proxy but its namespace (which
+   * DestinationRules it sees): then a push builds it once per namespace and list, not once per proxy.
+   */
+  readonly endpointsByNamespace?: boolean;
   buildListeners(request: GenerateRequest): ResourceEntry[];
   buildRoutes(request: GenerateRequest): ResourceEntry[];
   buildClusters(request: GenerateRequest): ResourceEntry[];
