@@ -67,9 +67,17 @@ describe('MeshModel and push policy', () => {
       scope(fakeConnection(grpcNode(), { [eds]: ['outbound|9080||ratings.bookinfo.svc.cluster.local'] })),
     ).toBe(false);
     expect(scope(fakeConnection(grpcNode(), {}))).toBe(false);
+    // The host is the name's last field, whole; a malformed name is nobody's cluster.
+    for (const name of [`outbound|9080|v1|x${REVIEWS}`, `a|outbound|9080|v1|${REVIEWS}`, REVIEWS]) {
+      expect(scope(fakeConnection(grpcNode(), { [eds]: [name] }))).toBe(false);
+    }
+    // Many hosts (remembered per name rather than compared by ending) answer the same.
+    const many = watchingHosts(new Set([REVIEWS, ...Array.from({ length: 20 }, (_, i) => `h${i}.example`)]));
+    expect(many(fakeConnection(grpcNode(), { [eds]: [`outbound|9080|v1|${REVIEWS}`] }))).toBe(true);
+    expect(many(fakeConnection(grpcNode(), { [eds]: [`outbound|9080|v1|x${REVIEWS}`] }))).toBe(false);
   });
 
-  it('builds proxyless endpoints once per push, namespace and names, and again for the next push', async () => {
+  it('builds proxyless endpoints (and routes) once per push for the same namespace (and labels) and names', async () => {
     const model = new MeshModel();
     applyDocs(model, bookinfoDocs());
     const xds = new PilotXds({ model, logger });
@@ -104,6 +112,26 @@ describe('MeshModel and push policy', () => {
     const next = pushRequest({ full: false, types: [TypeUrl.ClusterLoadAssignment], reason: 'endpoint' });
     expect(await generate(next, 'bookinfo', names)).not.toBe(first);
     expect(built).toEqual(['bookinfo', 'other', 'bookinfo']);
+
+    // Route configurations also depend on the proxy's labels (sourceLabels matches): shared by equal labels only.
+    const rds = xds.xdsGenerators()[TypeUrl.RouteConfiguration];
+    const routes = (labels: Record<string, string>) =>
+      rds({
+        connection: fakeConnection(
+          grpcNode('sidecar~10.0.0.1~c.bookinfo~bookinfo.svc.cluster.local', { LABELS: labels }),
+        ),
+        watched: {
+          typeUrl: TypeUrl.RouteConfiguration,
+          wildcard: false,
+          names: new Set([`${REVIEWS}:9080`]),
+        },
+        push,
+        cache,
+      });
+    const v1 = await routes({ app: 'productpage', version: 'v1' });
+    expect(v1.map((e) => e.name)).toEqual([`${REVIEWS}:9080`]);
+    expect(await routes({ version: 'v1', app: 'productpage' })).toBe(v1);
+    expect(await routes({ app: 'productpage', version: 'v2' })).not.toBe(v1);
   });
 
   it('serves Envoy sidecars and gateways with the Envoy generator, and builds config dumps', async () => {

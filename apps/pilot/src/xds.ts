@@ -24,10 +24,10 @@ import {
   splitHostPort,
 } from './generators/model';
 import type { Proxy } from './generators/model';
-import type { ConfigGenerator, GenerateRequest } from './generators/types';
+import type { ConfigGenerator, GenerateRequest, GeneratorOutput } from './generators/types';
 import type { ConfigScope, MeshModel } from './mesh-model';
 
-type Output = 'buildListeners' | 'buildRoutes' | 'buildClusters' | 'buildEndpoints';
+type Output = GeneratorOutput;
 
 const ALL_TYPES = [
   TypeUrl.Listener,
@@ -72,7 +72,7 @@ export class PilotXds {
   private readonly proxies = new WeakMap<ConnectionInfo, Proxy>();
   private readonly warnedNoGenerator = new WeakSet<ConnectionInfo>();
   private ready: Promise<void> | undefined;
-  private readonly endpointsByPush = new WeakMap<PushRequest, Map<string, ResourceEntry[]>>();
+  private readonly sharedByPush = new WeakMap<PushRequest, Map<string, ResourceEntry[]>>();
 
   constructor(options: PilotXdsOptions) {
     this.model = options.model;
@@ -97,9 +97,8 @@ export class PilotXds {
         const generator = this.configGeneratorFor(context.connection);
         if (!generator) return [];
         const names = context.watched.wildcard ? undefined : context.watched.names;
-        if (output === 'buildEndpoints' && names && generator.endpointsByNamespace) {
-          return this.endpointsOncePerPush(generator, context, names);
-        }
+        const shared = names && generator.sharedBy?.(output, this.proxyOf(context.connection));
+        if (shared !== undefined) return this.oncePerPush(generator, output, shared, context, names!);
         return generator[output](this.request(context.connection, names, context.cache));
       };
     }
@@ -107,25 +106,26 @@ export class PilotXds {
   }
 
   /**
-   * Endpoints from a generator whose ClusterLoadAssignments depend on the proxy's namespace alone: built once per
-   * push for each namespace and list of names, and handed to every proxy of the push asking the same (an endpoint
-   * push sends the same assignments to thousands of proxies). The memo lives as long as the push.
+   * An output that depends on only part of the proxy (the generator's `sharedBy` key): built once per push for each
+   * key and list of names, and handed to every proxy of the push asking the same (an endpoint push sends the same
+   * assignments to thousands of proxies). The memo lives as long as the push.
    */
-  private endpointsOncePerPush(
+  private oncePerPush(
     generator: ConfigGenerator,
+    output: Output,
+    shared: string,
     context: GenerateContext,
     names: ReadonlySet<string>,
   ): ResourceEntry[] {
-    let memo = this.endpointsByPush.get(context.push);
+    let memo = this.sharedByPush.get(context.push);
     if (!memo) {
       memo = new Map();
-      this.endpointsByPush.set(context.push, memo);
+      this.sharedByPush.set(context.push, memo);
     }
-    const proxy = this.proxyOf(context.connection);
-    const key = `${generator.name}\0${proxy.namespace}\0${sortedNames(names).join('\0')}`;
+    const key = `${generator.name}\0${output}\0${shared}\0${sortedNames(names).join('\0')}`;
     let entries = memo.get(key);
     if (!entries) {
-      entries = generator.buildEndpoints(this.request(context.connection, names, context.cache));
+      entries = generator[output](this.request(context.connection, names, context.cache));
       memo.set(key, entries);
     }
     return entries;
@@ -325,12 +325,26 @@ export function watchingHosts(hosts: ReadonlySet<string>): PushScope {
   };
 }
 
+/** Up to this many hosts, clusterNamesIn compares name endings instead of keeping a memo. */
+const SUFFIX_TEST_MAX_HOSTS = 8;
+
 /**
- * Whether a cluster name is of one of `hosts`, remembered per name: a push asks this of the same few thousand
- * names for every connection, several times on the way (scope, each type, the generator's names, the client's
- * versions). One push's filter lives as long as that push, so the memo does too.
+ * Whether a cluster name (`<direction>|<port>|<subset>|<host>`) is of one of `hosts`. A push asks this of every
+ * name every connection subscribes to. For a few hosts (an endpoint change names one or two) the name's ending is
+ * compared with `|<host>`: every connection's names are separate strings, so a memo keyed by name costs a hash
+ * lookup and a full string comparison per name, several times what comparing the ending does. For more hosts the
+ * answer is remembered per name for as long as the push's filter lives.
  */
 function clusterNamesIn(hosts: ReadonlySet<string>): (name: string) => boolean {
+  if (hosts.size <= SUFFIX_TEST_MAX_HOSTS) {
+    const endings = [...hosts].map((host) => `|${host}`);
+    return (name) => {
+      for (const ending of endings) {
+        if (name.endsWith(ending)) return parseClusterName(name)?.host !== undefined;
+      }
+      return false;
+    };
+  }
   const memo = new Map<string, boolean>();
   return (name) => {
     let inHosts = memo.get(name);

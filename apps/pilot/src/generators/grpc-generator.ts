@@ -4,7 +4,9 @@ import type { ClusterWarning } from './cluster';
 import { buildGrpcEndpoints } from './endpoint';
 import { buildGrpcListeners } from './listener';
 import { buildGrpcRoutes } from './route';
-import type { ConfigGenerator, GenerateRequest } from './types';
+import { labelsKey } from './model';
+import type { Proxy } from './model';
+import type { ConfigGenerator, GenerateRequest, GeneratorOutput } from './types';
 
 /**
  * Istio's GrpcConfigGenerator: xDS for proxyless gRPC clients and servers (node metadata GENERATOR=grpc), which
@@ -13,8 +15,15 @@ import type { ConfigGenerator, GenerateRequest } from './types';
  */
 export class GrpcGenerator implements ConfigGenerator {
   readonly name = 'grpc';
-  /** ClusterLoadAssignments of proxyless clients: the proxy's namespace picks the DestinationRule's subsets. */
-  readonly endpointsByNamespace = true;
+  /**
+   * Shared within a push: ClusterLoadAssignments by the proxy's namespace (which DestinationRules, so which
+   * subsets, it sees), route configurations by namespace and labels (VirtualServices' sourceLabels).
+   */
+  sharedBy(output: GeneratorOutput, proxy: Proxy): string | undefined {
+    if (output === 'buildEndpoints') return proxy.namespace;
+    if (output === 'buildRoutes') return `${proxy.namespace}\0${labelsKey(proxy)}`;
+    return undefined;
+  }
 
   constructor(private readonly warn?: ClusterWarning) {}
 

@@ -23,6 +23,18 @@ export interface Proxy {
   dnsDomain: string;
 }
 
+const labelKeys = new WeakMap<Proxy, string>();
+
+/** The proxy's labels as one string (sorted JSON), made once per proxy: part of cache keys for label-scoped config. */
+export function labelsKey(proxy: Proxy): string {
+  let key = labelKeys.get(proxy);
+  if (key === undefined) {
+    key = JSON.stringify(Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    labelKeys.set(proxy, key);
+  }
+  return key;
+}
+
 export function proxyOf(node: core.Node, domainSuffix = 'cluster.local'): Proxy {
   const parts = node.id.split('~');
   const metadata = (node.metadata ?? {}) as Record<string, unknown>;

@@ -15,7 +15,15 @@ import type {
 } from './istio-types';
 import { FAULT_FILTER } from './listener';
 import { selectorMatches } from '@flotilla/registry';
-import { clusterName, hostPort, parseDuration, resolveHost, sortedNames, splitHostPort } from './model';
+import {
+  clusterName,
+  hostPort,
+  labelsKey,
+  parseDuration,
+  resolveHost,
+  sortedNames,
+  splitHostPort,
+} from './model';
 import type { Proxy, PushContext } from './model';
 import { encoded } from './types';
 import type { GenerateRequest } from './types';
@@ -294,7 +302,7 @@ export function buildGrpcRoutes(request: GenerateRequest): ResourceEntry[] {
     const service = push.service(parsed.host);
     const port = parsed.port;
     if (!service || !service.ports.some((p) => p.port === port)) continue;
-    const key = `${push.hostVersion(service.hostname)}|${proxy.namespace}|${JSON.stringify(proxy.labels)}`;
+    const key = `${push.hostVersion(service.hostname)}|${proxy.namespace}|${labelsKey(proxy)}`;
     const resource = encoded(request, TypeUrl.RouteConfiguration, name, key, () => {
       const routes = buildRoutes(push, proxy, service, port).filter(
         (r) => r.match!.queryParameters.length === 0,

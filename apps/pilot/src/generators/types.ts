@@ -16,13 +16,17 @@ export interface GenerateRequest {
  * A generator of the four xDS outputs for one kind of data plane (Istio's XdsResourceGenerator per type, named by
  * concern): proxyless gRPC here, Envoy sidecars and gateways later.
  */
+/** The four outputs of a ConfigGenerator, by method name. */
+export type GeneratorOutput = 'buildListeners' | 'buildRoutes' | 'buildClusters' | 'buildEndpoints';
+
 export interface ConfigGenerator {
   readonly name: string;
   /**
-   * Whether buildEndpoints' output for a list of names depends on nothing of the proxy but its namespace (which
-   * DestinationRules it sees): then a push builds it once per namespace and list, not once per proxy.
+   * For outputs that depend on only part of the proxy: a key naming that part (e.g. its namespace), so a push
+   * builds such an output once per key and list of names and hands it to every proxy asking the same, instead of
+   * once per proxy. Undefined (or no method) when the output depends on the whole proxy.
    */
-  readonly endpointsByNamespace?: boolean;
+  sharedBy?(output: GeneratorOutput, proxy: Proxy): string | undefined;
   buildListeners(request: GenerateRequest): ResourceEntry[];
   buildRoutes(request: GenerateRequest): ResourceEntry[];
   buildClusters(request: GenerateRequest): ResourceEntry[];
