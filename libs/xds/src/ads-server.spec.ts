@@ -12,7 +12,7 @@ import { ResourceSnapshot } from './snapshot';
 import { DeltaTestClient, SotwTestClient, TEST_NODE } from './testing/ads-test-client';
 import { TypeUrl } from './type-urls';
 import type { Generator, ResourceEntry } from './types';
-import { contentVersion } from './versions';
+import { contentVersion, setVersion } from './versions';
 
 const CDS = TypeUrl.Cluster;
 const EDS = TypeUrl.ClusterLoadAssignment;
@@ -225,7 +225,7 @@ describe('StreamAggregatedResources (SotW)', () => {
     expect(namesIn(pushed)).toEqual(['a']);
     expect(generated).toEqual([['a']]);
     await onC.expectQuiet(200);
-    // Its version is that of the whole set the client now holds, as a full response would carry it.
+    // A request changing the subscription is answered in full.
     onAB.send({
       typeUrl: EDS,
       resourceNames: ['a', 'b', 'c'],
@@ -238,6 +238,46 @@ describe('StreamAggregatedResources (SotW)', () => {
     h.ads.push([EDS], { reason: 'endpoint', resources: (_connection, _type, name) => name === 'a' });
     await h.ads.settle();
     await onAB.expectQuiet(200);
+  });
+
+  it('writes one response to the connections a generator hands the same resources in a push', async () => {
+    const h = await start();
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2)]);
+    const snapshotGenerator = h.snapshot.generator();
+    // As pilot does for outputs shared by namespace: one array per push, whoever asks.
+    const byPush = new WeakMap<object, ResourceEntry[]>();
+    h.ads.setGenerator(EDS, (context) => {
+      let entries = byPush.get(context.push);
+      if (!entries) {
+        entries = snapshotGenerator(context) as ResourceEntry[];
+        byPush.set(context.push, entries);
+      }
+      return entries;
+    });
+    const clients = [sotw(h), sotw(h), sotw(h)];
+    clients.forEach((c, i) =>
+      c.send({ node: { ...TEST_NODE, id: `node-${i}` }, typeUrl: EDS, resourceNames: ['a', 'b'] }),
+    );
+    for (const c of clients) c.ack(await c.next(), ['a', 'b']);
+    await waitFor('ACKs', () => h.ads.status().every((c) => c.types[0]?.state === 'ACKED'), 2000, 10);
+
+    // "a" changed, "b" did not: the one changed assignment goes out as one response object, one nonce for all
+    // (a nonce need only be unique on its stream), its version_info the version of what it carries.
+    h.snapshot.set(EDS, [endpointsEntry('a', 10), endpointsEntry('b', 2)]);
+    h.ads.push([EDS], { reason: 'endpoint', resources: () => true });
+    const pushed = await Promise.all(clients.map((c) => c.next()));
+    for (const response of pushed) expect(namesIn(response)).toEqual(['a']);
+    expect(new Set(pushed.map((r) => r.nonce)).size).toBe(1);
+    expect(new Set(pushed.map((r) => r.versionInfo)).size).toBe(1);
+    const a = endpointsEntry('a', 10).resource;
+    expect(pushed[0].versionInfo).toBe(setVersion([{ name: 'a', version: contentVersion(a) }]));
+    clients.forEach((c, i) => c.ack(pushed[i], ['a', 'b']));
+    await waitFor('ACKs', () => h.ads.status().every((c) => c.types[0]?.state === 'ACKED'), 2000, 10);
+
+    // A later full push of what every client already holds sends nothing.
+    h.ads.pushAll('test');
+    await h.ads.settle();
+    for (const c of clients) await c.expectQuiet(100);
   });
 
   it('with a resource filter, still sends Listener and Cluster responses whole (SotW full-state types)', async () => {

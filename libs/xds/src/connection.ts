@@ -10,7 +10,7 @@ import type { EncodedResourceCache } from './resource-cache';
 import type { ConnectionStatus, TypeStatus } from './status';
 import { Subscription } from './subscriptions';
 import { inPushOrder } from './type-urls';
-import type { ConnectionInfo, Generator, VersionedResource, WatchedResources } from './types';
+import type { ConnectionInfo, Generator, ResourceEntry, VersionedResource, WatchedResources } from './types';
 import { VersionMap, contentVersion } from './versions';
 
 /** Requests waiting on one stream before it stops reading, and the count at which it reads again. */
@@ -335,17 +335,8 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
         push,
         cache: this.host.cache,
       });
-      const byName = new Map<string, VersionedResource>();
-      for (const entry of entries) {
-        if (!state.subscription.matches(entry.name) || (only && !only(entry.name))) continue;
-        byName.set(entry.name, {
-          name: entry.name,
-          resource: entry.resource,
-          version: entry.version ?? contentVersion(entry.resource),
-        });
-      }
       state.generateError = undefined;
-      return [...byName.values()];
+      return versioned(entries, (name) => state.subscription.matches(name) && (!only || only(name)));
     } catch (err) {
       state.generateError = { message: (err as Error)?.message ?? String(err), at: new Date() };
       this.host.metrics?.internalErrors.inc();
@@ -420,4 +411,41 @@ function safePeer(call: { getPeer(): string }): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Versioned entries made once per entries array, for generators that hand the same array to many connections
+ * (pilot builds some outputs once per push): valid for a connection that keeps every entry.
+ */
+const versionedEntries = new WeakMap<readonly ResourceEntry[], VersionedResource[]>();
+
+/**
+ * The entries `keep` admits, versioned (the content hash when the generator gave no version), the last of each
+ * name winning. When every entry is kept and the names are distinct, the result is shared by every caller passing
+ * the same array: callers must not modify it.
+ */
+function versioned(entries: readonly ResourceEntry[], keep: (name: string) => boolean): VersionedResource[] {
+  let keepsAll = true;
+  for (const entry of entries) {
+    if (!keep(entry.name)) {
+      keepsAll = false;
+      break;
+    }
+  }
+  if (keepsAll) {
+    const shared = versionedEntries.get(entries);
+    if (shared) return shared;
+  }
+  const byName = new Map<string, VersionedResource>();
+  for (const entry of entries) {
+    if (!keepsAll && !keep(entry.name)) continue;
+    byName.set(entry.name, {
+      name: entry.name,
+      resource: entry.resource,
+      version: entry.version ?? contentVersion(entry.resource),
+    });
+  }
+  const out = [...byName.values()];
+  if (keepsAll && out.length === entries.length) versionedEntries.set(entries, out);
+  return out;
 }

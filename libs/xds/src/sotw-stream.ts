@@ -74,34 +74,35 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     const partial =
       cause === 'push' && filter !== undefined && state.sent !== undefined && !isFullStateType(state.typeUrl);
     let resources: VersionedResource[] | undefined;
-    let version: string;
+    let response: Response;
     if (partial) {
       // Only the resources the change may have altered, and of those only the ones that did.
       resources = await this.changedResources(state, push, filter);
       if (!resources) return false;
       if (resources.length === 0) return true;
-      // The version of everything the client now holds, as a full response would have it.
-      version = state.clientVersions.version;
+      response = this.partialResponse(push, state.typeUrl, resources);
     } else {
       resources = await this.generate(state, push);
       if (!resources) return false;
-      version = setVersion(resources);
-      // A push that changes nothing this client sees sends nothing; a request is always answered.
-      if (cause === 'push' && state.sent?.version === version) return true;
+      const version = setVersion(resources);
+      // A push that changes nothing this client holds sends nothing; a request is always answered.
+      if (cause === 'push' && state.sent !== undefined && state.clientVersions.version === version)
+        return true;
       state.clientVersions.clear();
       for (const r of resources) state.clientVersions.set(r.name, r.version);
+      response = {
+        versionInfo: version,
+        resources: resources.map((r) => r.resource),
+        canary: false,
+        typeUrl: state.typeUrl,
+        nonce: newNonce(),
+        controlPlane: this.host.controlPlane,
+      };
     }
-    const nonce = newNonce();
+    const version = response.versionInfo;
+    const nonce = response.nonce;
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
-    const response: Response = {
-      versionInfo: version,
-      resources: resources.map((r) => r.resource),
-      canary: false,
-      typeUrl: state.typeUrl,
-      nonce,
-      controlPlane: this.host.controlPlane,
-    };
     state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
     await this.send(response, state.typeUrl);
     this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
@@ -111,6 +112,36 @@ export class SotwConnection extends AdsConnection<Request, Response> {
         'sent',
       );
     return true;
+  }
+
+  /**
+   * The response carrying `resources` in a partial push. Connections whose changed resources are the same array
+   * (outputs a generator shares within a push, every one of them changed) get one response object, with one nonce
+   * (a nonce only has to be unique on its stream) and, as version_info, the version of the resources it carries:
+   * it is encoded once however many streams it is written to. Elsewhere version_info is the version of everything
+   * the client holds.
+   */
+  private partialResponse(push: PushRequest, typeUrl: string, resources: VersionedResource[]): Response {
+    const controlPlane = this.host.controlPlane;
+    const known = partialResponses.get(resources);
+    if (
+      known &&
+      known.push === push &&
+      known.response.typeUrl === typeUrl &&
+      known.controlPlane === controlPlane
+    ) {
+      return known.response;
+    }
+    const response: Response = {
+      versionInfo: setVersion(resources),
+      resources: resources.map((r) => r.resource),
+      canary: false,
+      typeUrl,
+      nonce: newNonce(),
+      controlPlane,
+    };
+    partialResponses.set(resources, { push, controlPlane, response });
+    return response;
   }
 
   /**
@@ -146,13 +177,46 @@ export class SotwConnection extends AdsConnection<Request, Response> {
   }
 }
 
-/** The resources whose version differs from what `held` says the client has, recorded as held from now on. */
+/** Partial responses by the resources array they carry (see partialResponse). */
+const partialResponses = new WeakMap<
+  VersionedResource[],
+  { push: PushRequest; controlPlane: unknown; response: Response }
+>();
+
+/** The changed subsets of a shared resources array, by bitmask of positions (see recordChanged). */
+const changedSubsets = new WeakMap<VersionedResource[], Map<number, VersionedResource[]>>();
+
+/**
+ * The resources whose version differs from what `held` says the client has, recorded as held from now on. When
+ * all of them differ, the very array; when some do, the same array for every caller passing the same `resources`
+ * with the same positions changed (up to 31 resources): connections handed a shared array keep sharing, so they
+ * can share one response.
+ */
 function recordChanged(held: VersionMap, resources: VersionedResource[]): VersionedResource[] {
-  const changed: VersionedResource[] = [];
-  for (const r of resources) {
+  if (resources.length > 31) {
+    const changed = resources.filter((r) => held.get(r.name) !== r.version);
+    for (const r of changed) held.set(r.name, r.version);
+    return changed.length === resources.length ? resources : changed;
+  }
+  let mask = 0;
+  let changed = 0;
+  for (let i = 0; i < resources.length; i++) {
+    const r = resources[i];
     if (held.get(r.name) === r.version) continue;
     held.set(r.name, r.version);
-    changed.push(r);
+    changed++;
+    mask |= 1 << i;
   }
-  return changed;
+  if (changed === resources.length) return resources;
+  let subsets = changedSubsets.get(resources);
+  if (!subsets) {
+    subsets = new Map();
+    changedSubsets.set(resources, subsets);
+  }
+  let subset = subsets.get(mask);
+  if (!subset) {
+    subset = resources.filter((_, i) => mask & (1 << i));
+    subsets.set(mask, subset);
+  }
+  return subset;
 }
