@@ -92,8 +92,7 @@ export class PilotXds {
   xdsGenerators(): Record<string, Generator> {
     const out: Record<string, Generator> = {};
     for (const [typeUrl, output] of OUTPUTS) {
-      out[typeUrl] = async (context) => {
-        if (this.ready) await this.ready;
+      const build = (context: GenerateContext): ResourceEntry[] => {
         const generator = this.configGeneratorFor(context.connection);
         if (!generator) return [];
         const names = context.watched.wildcard ? undefined : context.watched.names;
@@ -101,6 +100,8 @@ export class PilotXds {
         if (shared !== undefined) return this.oncePerPush(generator, output, shared, context, names!);
         return generator[output](this.request(context.connection, names, context.cache));
       };
+      // Synchronous once galley's first config is in: a push calls this for thousands of connections.
+      out[typeUrl] = (context) => (this.ready ? this.ready.then(() => build(context)) : build(context));
     }
     return out;
   }

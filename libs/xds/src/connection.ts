@@ -329,12 +329,9 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       watched = { typeUrl: state.typeUrl, wildcard: false, names };
     }
     try {
-      const entries = await generator({
-        connection: this,
-        watched,
-        push,
-        cache: this.host.cache,
-      });
+      const produced = generator({ connection: this, watched, push, cache: this.host.cache });
+      // Awaited only when it is a promise: generators that answer at once save a turn per connection.
+      const entries = Array.isArray(produced) ? produced : await produced;
       state.generateError = undefined;
       return versioned(entries, (name) => state.subscription.matches(name) && (!only || only(name)));
     } catch (err) {
@@ -351,10 +348,11 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   /**
    * Writes one response, waiting for the transport to drain when its buffer is full, so a slow client holds
    * back its own pushes instead of growing memory. A client that does not read for `sendTimeoutMs` is
-   * disconnected (it reconnects and resyncs).
+   * disconnected (it reconnects and resyncs). Undefined when there is nothing to wait for (the usual case: a push
+   * writes to thousands of streams, and an async function per write would cost a promise each).
    */
-  protected async send(response: Res, typeUrl: string): Promise<void> {
-    if (this.closedFlag) return;
+  protected send(response: Res, typeUrl: string): Promise<void> | undefined {
+    if (this.closedFlag) return undefined;
     let flushed: boolean;
     try {
       flushed = this.call.write(response);
@@ -362,10 +360,10 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       this.host.metrics?.sendError(typeUrl);
       this.log.warn({ err, connection: this.id, type: typeUrl }, 'xDS send failed');
       this.close();
-      return;
+      return undefined;
     }
-    if (flushed) return;
-    await new Promise<void>((resolve) => {
+    if (flushed) return undefined;
+    return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
         if (timer) clearTimeout(timer);

@@ -122,7 +122,8 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
       controlPlane: this.host.controlPlane,
     };
     state.sent = { version, nonce, at: new Date(), resources: updated.length, bytes };
-    await this.send(response, state.typeUrl);
+    const draining = this.send(response, state.typeUrl);
+    if (draining) await draining;
     this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
     this.log.debug(
       {

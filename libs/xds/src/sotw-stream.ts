@@ -104,7 +104,8 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
     state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
-    await this.send(response, state.typeUrl);
+    const draining = this.send(response, state.typeUrl);
+    if (draining) await draining;
     this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
     if (this.log.isLevelEnabled('debug'))
       this.log.debug(
