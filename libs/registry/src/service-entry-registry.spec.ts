@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { loadAll } from 'js-yaml';
 import { ServiceEntryRegistry } from './service-entry-registry';
 import type { ConfigObject, ServiceEntrySpec, WorkloadEntrySpec } from './service-entry-registry';
@@ -261,6 +262,68 @@ describe('ServiceEntryRegistry', () => {
           .sort((a, b) => a.hostname.localeCompare(b.hostname))
           .map((s) => ({ s, endpoints: s.ports.map((p) => r.endpoints(s.hostname, p.port)) }));
       expect(view(incremental)).toEqual(view(fresh));
+    });
+
+    it('agrees with a registry built from scratch through any sequence of updates (selectors, labels, namespaces)', () => {
+      const view = (r: ServiceEntryRegistry) =>
+        r
+          .services()
+          .sort((a, b) => a.hostname.localeCompare(b.hostname))
+          .map((s) => ({ s, endpoints: s.ports.map((p) => r.endpoints(s.hostname, p.port)) }));
+      const namespace = fc.constantFrom('ns1', 'ns2');
+      const labels = fc.record(
+        { app: fc.constantFrom('a', 'b'), version: fc.constantFrom('v1', 'v2') },
+        { requiredKeys: [] },
+      );
+      const serviceEntry = fc
+        .record({
+          i: fc.integer({ min: 0, max: 3 }),
+          namespace,
+          selector: labels,
+          host: fc.integer({ min: 0, max: 2 }),
+        })
+        .map(({ i, namespace, selector, host }) =>
+          se(
+            `se-${i}`,
+            {
+              hosts: [`h${host}.example`],
+              resolution: 'STATIC',
+              ports: [{ number: 80, name: 'http' }],
+              workloadSelector: { labels: selector },
+            },
+            namespace,
+          ),
+        );
+      const workloadEntry = fc
+        .record({
+          i: fc.integer({ min: 0, max: 5 }),
+          namespace,
+          labels,
+          address: fc.integer({ min: 1, max: 9 }),
+        })
+        .map(({ i, namespace, labels, address }) =>
+          we(`we-${i}`, { address: `10.0.0.${address}`, labels }, namespace),
+        );
+      const inputs = fc.record({
+        serviceEntries: fc.array(serviceEntry, { maxLength: 5 }),
+        workloadEntries: fc.array(workloadEntry, { maxLength: 8 }),
+        // Galley resends an unchanged collection as the same array: model that too.
+        keepServiceEntries: fc.boolean(),
+      });
+      fc.assert(
+        fc.property(fc.array(inputs, { minLength: 1, maxLength: 6 }), (steps) => {
+          const incremental = new ServiceEntryRegistry();
+          let serviceEntries: ConfigObject<ServiceEntrySpec>[] = [];
+          for (const step of steps) {
+            if (!step.keepServiceEntries) serviceEntries = step.serviceEntries;
+            incremental.update({ serviceEntries, workloadEntries: step.workloadEntries });
+            const fresh = new ServiceEntryRegistry();
+            fresh.update({ serviceEntries, workloadEntries: step.workloadEntries });
+            expect(view(incremental)).toEqual(view(fresh));
+          }
+        }),
+        { numRuns: 300 },
+      );
     });
   });
 });

@@ -47,6 +47,8 @@ type WorkloadEntry = ConfigObject<WorkloadEntrySpec>;
 /** A WorkloadEntry as the registry matches it: its namespace and its labels (metadata and spec merged) worked out once. */
 interface Workload {
   entry: WorkloadEntry;
+  /** "<namespace>/<name>" */
+  key: string;
   namespace: string;
   labels: Record<string, string>;
 }
@@ -73,6 +75,15 @@ interface EndpointSource {
 export class ServiceEntryRegistry extends MemoryRegistry {
   private serviceEntries = new Map<string, ServiceEntry>();
   private workloads = new Map<string, Workload>();
+  /** The input arrays of the last update: an update that passes the same array again changed nothing there. */
+  private lastServiceEntries: readonly ServiceEntry[] | undefined;
+  private lastWorkloadEntries: readonly WorkloadEntry[] | undefined;
+  /** The Workload made for each WorkloadEntry object (or for an equal one before it), so it is made once. */
+  private workloadByEntry = new WeakMap<WorkloadEntry, Workload>();
+  /** Workloads by `labelIndexKey` of each of their labels, and by namespace alone (`<namespace>\0`). */
+  private readonly workloadIndex = new Map<string, Set<Workload>>();
+  /** Keys of ServiceEntries with a workloadSelector, by `labelIndexKey` of each selector label (or namespace). */
+  private readonly selectorIndex = new Map<string, Set<string>>();
   /** Per host, the keys of the ServiceEntries naming it; the first in key order defines it. */
   private readonly claims = new Map<string, Set<string>>();
 
@@ -80,52 +91,83 @@ export class ServiceEntryRegistry extends MemoryRegistry {
     super('ServiceEntry');
   }
 
-  /** Takes the full current inputs; returns the hostnames whose services or endpoints changed. */
+  /**
+   * Takes the full current inputs; returns the hostnames whose services or endpoints changed. Galley sends a
+   * changed collection whole, so an update usually brings one new array (the other the same as last time) in
+   * which a few objects are new: the work is proportional to those, through indexes of workloads and selectors by
+   * label, rather than to the size of the mesh.
+   */
   update(inputs: ServiceEntryInputs): RegistryChange {
-    const nextEntries = new Map(inputs.serviceEntries.map((se) => [key(se), se]));
-    const nextWorkloads = new Map<string, Workload>();
-    for (const we of inputs.workloadEntries) {
-      const k = key(we);
-      const known = this.workloads.get(k);
-      nextWorkloads.set(k, known?.entry === we ? known : this.workloadOf(we));
-    }
     const dirty = new Set<string>();
-
-    for (const k of new Set([...this.serviceEntries.keys(), ...nextEntries.keys()])) {
-      const before = this.serviceEntries.get(k);
-      const after = nextEntries.get(k);
-      if (sameObject(before, after)) continue;
-      for (const host of before?.spec.hosts ?? []) dirty.add(host);
-      for (const host of after?.spec.hosts ?? []) dirty.add(host);
-      for (const host of before?.spec.hosts ?? []) this.claims.get(host)?.delete(k);
-      for (const host of after?.spec.hosts ?? []) {
-        let claimants = this.claims.get(host);
-        if (!claimants) this.claims.set(host, (claimants = new Set()));
-        claimants.add(k);
+    let nextEntries = this.serviceEntries;
+    if (inputs.serviceEntries !== this.lastServiceEntries) {
+      nextEntries = new Map(inputs.serviceEntries.map((se) => [key(se), se]));
+      const changed = (k: string, before: ServiceEntry | undefined, after: ServiceEntry | undefined) => {
+        for (const host of before?.spec.hosts ?? []) {
+          dirty.add(host);
+          this.claims.get(host)?.delete(k);
+        }
+        for (const host of after?.spec.hosts ?? []) {
+          dirty.add(host);
+          let claimants = this.claims.get(host);
+          if (!claimants) this.claims.set(host, (claimants = new Set()));
+          claimants.add(k);
+        }
+        if (before) indexSelector(this.selectorIndex, k, before, false);
+        if (after) indexSelector(this.selectorIndex, k, after, true);
+      };
+      for (const [k, before] of this.serviceEntries) {
+        const after = nextEntries.get(k);
+        if (!sameObject(before, after)) changed(k, before, after);
       }
+      for (const [k, after] of nextEntries) if (!this.serviceEntries.has(k)) changed(k, undefined, after);
+      this.serviceEntries = nextEntries;
+      this.lastServiceEntries = inputs.serviceEntries;
     }
 
-    const changedWorkloads: Workload[] = [];
-    for (const k of new Set([...this.workloads.keys(), ...nextWorkloads.keys()])) {
-      const before = this.workloads.get(k);
-      const after = nextWorkloads.get(k);
-      if (sameObject(before?.entry, after?.entry)) continue;
-      if (before) changedWorkloads.push(before);
-      if (after) changedWorkloads.push(after);
-    }
-    if (changedWorkloads.length > 0) {
-      for (const se of nextEntries.values()) {
-        const selector = se.spec.workloadSelector?.labels;
-        if (!selector) continue;
-        const namespace = se.metadata.namespace ?? DEFAULT_NAMESPACE;
-        if (changedWorkloads.some((w) => w.namespace === namespace && selectorMatches(selector, w.labels))) {
-          for (const host of se.spec.hosts ?? []) dirty.add(host);
+    if (inputs.workloadEntries !== this.lastWorkloadEntries) {
+      const nextWorkloads = new Map<string, Workload>();
+      for (const we of inputs.workloadEntries) {
+        const w = this.workloadByEntry.get(we) ?? this.workloadOf(we);
+        nextWorkloads.set(w.key, w);
+      }
+      const changedWorkloads: Workload[] = [];
+      for (const [k, before] of this.workloads) {
+        const after = nextWorkloads.get(k);
+        if (after === before) continue;
+        if (after && sameObject(before.entry, after.entry)) {
+          // An equal object: keep the Workload already indexed, and remember it for this object too.
+          nextWorkloads.set(k, before);
+          this.workloadByEntry.set(after.entry, before);
+          continue;
+        }
+        changedWorkloads.push(before);
+        indexWorkload(this.workloadIndex, before, false);
+        if (after) {
+          changedWorkloads.push(after);
+          indexWorkload(this.workloadIndex, after, true);
         }
       }
+      for (const [k, after] of nextWorkloads) {
+        if (this.workloads.has(k)) continue;
+        changedWorkloads.push(after);
+        indexWorkload(this.workloadIndex, after, true);
+      }
+      // The hosts of the ServiceEntries selecting a workload that came, went or changed.
+      for (const w of changedWorkloads) {
+        for (const indexKey of [namespaceIndexKey(w.namespace), ...labelIndexKeys(w.namespace, w.labels)]) {
+          for (const k of this.selectorIndex.get(indexKey) ?? []) {
+            const se = nextEntries.get(k);
+            if (se && selectorMatches(se.spec.workloadSelector?.labels, w.labels)) {
+              for (const host of se.spec.hosts ?? []) dirty.add(host);
+            }
+          }
+        }
+      }
+      this.workloads = nextWorkloads;
+      this.lastWorkloadEntries = inputs.workloadEntries;
     }
 
-    this.serviceEntries = nextEntries;
-    this.workloads = nextWorkloads;
     const next: RegistryState = { services: new Map(), endpoints: new Map() };
     for (const host of dirty) {
       const claimants = this.claims.get(host);
@@ -141,11 +183,14 @@ export class ServiceEntryRegistry extends MemoryRegistry {
   }
 
   private workloadOf(entry: WorkloadEntry): Workload {
-    return {
+    const workload = {
       entry,
+      key: key(entry),
       namespace: entry.metadata.namespace ?? DEFAULT_NAMESPACE,
       labels: { ...(entry.metadata.labels ?? {}), ...(entry.spec.labels ?? {}) },
     };
+    this.workloadByEntry.set(entry, workload);
+    return workload;
   }
 
   /** The endpoint sources of a ServiceEntry: the WorkloadEntries it selects, or its inline endpoints. */
@@ -153,7 +198,17 @@ export class ServiceEntryRegistry extends MemoryRegistry {
     const selector = se.spec.workloadSelector?.labels;
     if (selector) {
       const out: EndpointSource[] = [];
-      for (const w of this.workloads.values()) {
+      // The fewest candidates: the workloads carrying the selector's rarest label (or all of the namespace).
+      let candidates = this.workloadIndex.get(namespaceIndexKey(namespace));
+      for (const indexKey of labelIndexKeys(namespace, selector)) {
+        const withLabel = this.workloadIndex.get(indexKey);
+        if (!withLabel) {
+          candidates = undefined;
+          break;
+        }
+        if (!candidates || withLabel.size < candidates.size) candidates = withLabel;
+      }
+      for (const w of candidates ?? []) {
         if (w.namespace !== namespace || !selectorMatches(selector, w.labels)) continue;
         out.push({
           spec: { ...w.entry.spec, labels: w.labels },
@@ -254,4 +309,42 @@ function key(o: ConfigObject<unknown>): string {
 function healthOf(we: ConfigObject<WorkloadEntrySpec>): HealthStatus {
   const healthy = we.status?.conditions?.find((c) => c.type === 'Healthy');
   return healthy && healthy.status === 'False' ? 'UNHEALTHY' : 'HEALTHY';
+}
+
+/** Where a workload with a label, or a selector asking for it, is indexed: "<namespace>\0<key>=<value>". */
+function labelIndexKeys(namespace: string, labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${namespace}\0${k}=${v}`);
+}
+
+/** Where every workload of a namespace, and every selector without labels, is indexed. */
+function namespaceIndexKey(namespace: string): string {
+  return `${namespace}\0`;
+}
+
+function indexWorkload(index: Map<string, Set<Workload>>, w: Workload, add: boolean): void {
+  for (const indexKey of [namespaceIndexKey(w.namespace), ...labelIndexKeys(w.namespace, w.labels)]) {
+    updateIndex(index, indexKey, w, add);
+  }
+}
+
+/** A ServiceEntry with a workloadSelector under each of its selector's labels, or under its namespace if none. */
+function indexSelector(index: Map<string, Set<string>>, k: string, se: ServiceEntry, add: boolean): void {
+  const selector = se.spec.workloadSelector?.labels;
+  if (!selector) return;
+  const namespace = se.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const keys = labelIndexKeys(namespace, selector);
+  for (const indexKey of keys.length > 0 ? keys : [namespaceIndexKey(namespace)]) {
+    updateIndex(index, indexKey, k, add);
+  }
+}
+
+function updateIndex<T>(index: Map<string, Set<T>>, indexKey: string, value: T, add: boolean): void {
+  let set = index.get(indexKey);
+  if (add) {
+    if (!set) index.set(indexKey, (set = new Set()));
+    set.add(value);
+  } else if (set) {
+    set.delete(value);
+    if (set.size === 0) index.delete(indexKey);
+  }
 }
