@@ -188,13 +188,20 @@ class SecureXds {
     });
     if (this.stopped) return credentials.stop();
     this.credentials = credentials;
-    this.stopWatching = trustBundle.watch(() => {
-      this.logger.info(
-        { file: trustBundle.path },
-        'trust bundle changed; renewing the secure xDS certificate',
-      );
-      credentials.rotateNow();
-    });
+    this.stopWatching = trustBundle.watch(
+      () => {
+        this.logger.info(
+          { file: trustBundle.path },
+          'trust bundle changed; renewing the secure xDS certificate',
+        );
+        credentials.rotateNow();
+      },
+      (err) =>
+        this.logger.error(
+          { file: trustBundle.path, err: err.message },
+          'trust bundle is not valid; still trusting the last good one',
+        ),
+    );
     const server = new GrpcServer({
       name: 'secure-xds',
       host: options.host,
