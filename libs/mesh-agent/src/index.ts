@@ -7,6 +7,7 @@ export type { SecretManagerEvents, SecretManagerOptions, SecretSource } from './
 export {
   ROOT_SECRET_NAME,
   SDS_CLUSTER,
+  SDS_SOCKET_PATH,
   SECRET_TYPE_URL,
   SdsServer,
   WORKLOAD_SECRET_NAME,

@@ -11,6 +11,8 @@ export const ROOT_SECRET_NAME = 'ROOTCA';
 export const SECRET_TYPE_URL = typeUrlOf(tlsSecret.Secret);
 /** Istio's name for the bootstrap cluster through which Envoy reaches the agent's SDS socket. */
 export const SDS_CLUSTER = 'sds-grpc';
+/** Where Istio's agent serves SDS, relative to Envoy's working directory: the sds-grpc cluster's pipe. */
+export const SDS_SOCKET_PATH = './var/run/secrets/workload-spiffe-uds/socket';
 
 /**
  * How Envoy asks for the secret `name` (WORKLOAD_SECRET_NAME or ROOT_SECRET_NAME): SDS over the bootstrap's

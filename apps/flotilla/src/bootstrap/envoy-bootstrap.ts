@@ -2,7 +2,13 @@
 // the node's identity and metadata, the admin port, two static clusters — xds-grpc (pilot, ADS over HTTP/2 and
 // mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket) — and LDS/CDS from ADS over xds-grpc (RDS, EDS and
 // SDS come from the resources those name).
-import { ROOT_SECRET_NAME, SDS_CLUSTER, WORKLOAD_SECRET_NAME, sdsSecretConfig } from '@flotilla/mesh-agent';
+import {
+  ROOT_SECRET_NAME,
+  SDS_CLUSTER,
+  SDS_SOCKET_PATH,
+  WORKLOAD_SECRET_NAME,
+  sdsSecretConfig,
+} from '@flotilla/mesh-agent';
 import {
   bootstrap,
   cluster,
@@ -22,7 +28,7 @@ export const DEFAULT_ADMIN_PORT = 15000;
 /** Pilot's mTLS xDS port (Istio's 15012); its plaintext one is 15010. */
 export const DEFAULT_PILOT_ADDRESS = 'pilot.istio-system.svc:15012';
 /** Where Istio's agent serves SDS, relative to Envoy's working directory. */
-export const DEFAULT_SDS_SOCKET = './var/run/secrets/workload-spiffe-uds/socket';
+export const DEFAULT_SDS_SOCKET = SDS_SOCKET_PATH;
 /** Envoy's merged Prometheus endpoint (Istio's 15090, /stats/prometheus); 0 leaves it out. */
 export const DEFAULT_PROMETHEUS_PORT = 15090;
 export const XDS_CLUSTER = 'xds-grpc';

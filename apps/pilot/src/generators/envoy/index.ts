@@ -8,4 +8,4 @@ export {
   VIRTUAL_OUTBOUND,
 } from './common';
 export type { MeshConfig, OutboundTrafficPolicyMode } from './common';
-export { SDS_SOCKET_PATH, sdsGrpcCluster } from './tls';
+export { sdsGrpcCluster } from './tls';

@@ -1,20 +1,20 @@
 // TLS for Envoy: upstream TLS from DestinationRule tls settings, downstream TLS for gateway servers, and the
 // cluster of the mesh agent's SDS ("sds-grpc" over its Unix socket), which serves the workload certificate
-// "default" and the mesh trust bundle "ROOTCA" (secret names and SDS config from libs/mesh-agent, shared with authn.ts and `flotilla bootstrap`).
+// "default" and the mesh trust bundle "ROOTCA" (secret names and SDS config from libs/mesh-agent, shared with
+// authn.ts and `flotilla bootstrap`).
 import { cluster, core, packAny, tls, tlsCommon, tlsSecret, upstreamHttp } from '@flotilla/proto';
 import type { protobufAny } from '@flotilla/proto';
 import {
-  ROOT_SECRET_NAME as SDS_ROOT_SECRET,
+  ROOT_SECRET_NAME,
   SDS_CLUSTER,
-  WORKLOAD_SECRET_NAME as SDS_CERT_SECRET,
+  SDS_SOCKET_PATH,
+  WORKLOAD_SECRET_NAME,
   sdsSecretConfig,
 } from '@flotilla/mesh-agent';
 import { TLS_TRANSPORT_SOCKET } from './authn';
 import { DEFAULT_CONNECT_TIMEOUT } from './common';
 import type { ClientTlsSettings, ServerTlsSettings } from './istio-networking';
 
-/** Where Istio's mesh agent serves SDS (relative to Envoy's working directory, as Istio writes it). */
-export const SDS_SOCKET_PATH = './var/run/secrets/workload-spiffe-uds/socket';
 /** Istio's ALPN for sidecar-to-sidecar mTLS (metadata exchange, then Istio's own marker). */
 export const ISTIO_MTLS_ALPN = ['istio-peer-exchange', 'istio'];
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -65,12 +65,12 @@ export function upstreamTransportSocket(
     return transportSocket(
       tls.UpstreamTlsContext.fromPartial({
         commonTlsContext: {
-          tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_CERT_SECRET)],
+          tlsCertificateSdsSecretConfigs: [sdsSecret(WORKLOAD_SECRET_NAME)],
           combinedValidationContext: {
             defaultValidationContext: {
               matchTypedSubjectAltNames: sanMatchers(sans.length ? sans : identities),
             },
-            validationContextSdsSecretConfig: sdsSecret(SDS_ROOT_SECRET),
+            validationContextSdsSecretConfig: sdsSecret(ROOT_SECRET_NAME),
           },
           alpnProtocols: ISTIO_MTLS_ALPN,
         },
@@ -113,10 +113,10 @@ export function downstreamTlsContext(settings: ServerTlsSettings): tls.Downstrea
     alpnProtocols: mode === 'ISTIO_MUTUAL' ? ISTIO_MTLS_ALPN : ['h2', 'http/1.1'],
   };
   if (mode === 'ISTIO_MUTUAL') {
-    common.tlsCertificateSdsSecretConfigs = [sdsSecret(SDS_CERT_SECRET)];
+    common.tlsCertificateSdsSecretConfigs = [sdsSecret(WORKLOAD_SECRET_NAME)];
     common.combinedValidationContext = {
       defaultValidationContext: { matchTypedSubjectAltNames: sanMatchers(settings.subjectAltNames ?? []) },
-      validationContextSdsSecretConfig: sdsSecret(SDS_ROOT_SECRET),
+      validationContextSdsSecretConfig: sdsSecret(ROOT_SECRET_NAME),
     };
   } else if (settings.credentialName) {
     common.tlsCertificateSdsSecretConfigs = [sdsSecret(settings.credentialName)];
