@@ -27,8 +27,6 @@ import type { Proxy } from './generators/model';
 import type { ConfigGenerator, GenerateRequest, GeneratorOutput } from './generators/types';
 import type { ConfigScope, MeshModel } from './mesh-model';
 
-type Output = GeneratorOutput;
-
 const ALL_TYPES = [
   TypeUrl.Listener,
   TypeUrl.RouteConfiguration,
@@ -36,7 +34,7 @@ const ALL_TYPES = [
   TypeUrl.ClusterLoadAssignment,
 ];
 
-const OUTPUTS: readonly [string, Output][] = [
+const OUTPUTS: readonly [string, GeneratorOutput][] = [
   [TypeUrl.Listener, 'buildListeners'],
   [TypeUrl.RouteConfiguration, 'buildRoutes'],
   [TypeUrl.Cluster, 'buildClusters'],
@@ -113,7 +111,7 @@ export class PilotXds {
    */
   private oncePerPush(
     generator: ConfigGenerator,
-    output: Output,
+    output: GeneratorOutput,
     shared: string,
     context: GenerateContext,
     names: ReadonlySet<string>,
@@ -256,7 +254,7 @@ export class PilotXds {
   configDump(connection: ConnectionInfo): configDump.ConfigDump | undefined {
     const generator = this.configGeneratorFor(connection);
     if (!generator) return undefined;
-    const build = (typeUrl: string, output: Output): ResourceEntry[] => {
+    const build = (typeUrl: string, output: GeneratorOutput): ResourceEntry[] => {
       const watched = connection.watched(typeUrl);
       if (!watched) return [];
       const entries = generator[output](

@@ -54,11 +54,12 @@ export interface PushOptions {
 }
 
 const DEFAULT_MAX_CONCURRENT_PUSHES = 100;
+const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
+/** A push of endpoints only, which `debounce.endpoints: false` sends without waiting. */
 function isEndpointOnly(request: PushRequest): boolean {
   return !request.full && request.reasons.size === 1 && request.reasons.has('endpoint');
 }
-const DEFAULT_SEND_TIMEOUT_MS = 30_000;
 
 /**
  * The ADS service (SotW and delta) over caller-supplied generators, with debounced, coalesced and throttled

@@ -14,33 +14,23 @@ type Any = protobufAny.Any;
  * 3 canary, 4 type_url, 5 nonce, 6 control_plane (ControlPlane: 1 identifier); proto3 defaults are not written.
  */
 export function encodeDiscoveryResponse(response: discovery.DiscoveryResponse): Buffer {
-  // One response object written to many streams (a partial push's shared response) is encoded once.
-  const known = responseMemo.get(response);
-  if (
-    known &&
-    known.versionInfo === response.versionInfo &&
-    known.nonce === response.nonce &&
-    known.resources === response.resources &&
-    known.count === response.resources.length
-  ) {
-    return known.bytes;
-  }
+  const shared = sharedEncodings.get(response);
+  if (shared) return shared;
   const bytes = encodeResponse(response);
-  responseMemo.set(response, {
-    versionInfo: response.versionInfo,
-    nonce: response.nonce,
-    resources: response.resources,
-    count: response.resources.length,
-    bytes,
-  });
+  if (shared === null) sharedEncodings.set(response, bytes);
   return bytes;
 }
 
-/** Encodings by response object, checked against the fields a caller could have changed since. */
-const responseMemo = new WeakMap<
-  discovery.DiscoveryResponse,
-  { versionInfo: string; nonce: string; resources: Any[]; count: number; bytes: Buffer }
->();
+/** Responses written to many streams, by object: null until first encoded, then their bytes. */
+const sharedEncodings = new WeakMap<discovery.DiscoveryResponse, Buffer | null>();
+
+/**
+ * Marks a response that will be written to many streams unchanged (a partial push's shared response): it is
+ * encoded once. The caller must not modify it afterwards.
+ */
+export function encodeOnce(response: discovery.DiscoveryResponse): void {
+  if (!sharedEncodings.has(response)) sharedEncodings.set(response, null);
+}
 
 function encodeResponse(response: discovery.DiscoveryResponse): Buffer {
   const resources = response.resources;

@@ -1,10 +1,11 @@
+import { performance } from 'node:perf_hooks';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { discovery } from '@flotilla/proto';
 import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
-import { performance } from 'node:perf_hooks';
 import { pushRequest } from './push-request';
+import { encodeOnce } from './response-encoding';
 import type { PushRequest, ResourceFilter } from './push-request';
 import { isFullStateType } from './type-urls';
 import type { VersionedResource } from './types';
@@ -123,25 +124,18 @@ export class SotwConnection extends AdsConnection<Request, Response> {
    * the client holds.
    */
   private partialResponse(push: PushRequest, typeUrl: string, resources: VersionedResource[]): Response {
-    const controlPlane = this.host.controlPlane;
     const known = partialResponses.get(resources);
-    if (
-      known &&
-      known.push === push &&
-      known.response.typeUrl === typeUrl &&
-      known.controlPlane === controlPlane
-    ) {
-      return known.response;
-    }
+    if (known && known.push === push && known.response.typeUrl === typeUrl) return known.response;
     const response: Response = {
       versionInfo: setVersion(resources),
       resources: resources.map((r) => r.resource),
       canary: false,
       typeUrl,
       nonce: newNonce(),
-      controlPlane,
+      controlPlane: this.host.controlPlane,
     };
-    partialResponses.set(resources, { push, controlPlane, response });
+    encodeOnce(response);
+    partialResponses.set(resources, { push, response });
     return response;
   }
 
@@ -179,10 +173,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
 }
 
 /** Partial responses by the resources array they carry (see partialResponse). */
-const partialResponses = new WeakMap<
-  VersionedResource[],
-  { push: PushRequest; controlPlane: unknown; response: Response }
->();
+const partialResponses = new WeakMap<VersionedResource[], { push: PushRequest; response: Response }>();
 
 /** The changed subsets of a shared resources array, by bitmask of positions (see recordChanged). */
 const changedSubsets = new WeakMap<VersionedResource[], Map<number, VersionedResource[]>>();

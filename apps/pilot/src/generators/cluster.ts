@@ -148,9 +148,9 @@ export function buildGrpcClusters(request: GenerateRequest, warn?: ClusterWarnin
     ? sortedNames(names)
     : push
         .servicesFor(proxy.namespace)
-        .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)));
+        .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)))
+        .sort();
   const out: ResourceEntry[] = [];
-  if (!names) wanted.sort();
   for (const name of wanted) {
     const host = parseClusterName(name)?.host;
     const key = `${host === undefined ? push.version : push.hostVersion(host)}|${proxy.namespace}`;

@@ -72,9 +72,9 @@ export function buildGrpcEndpoints(request: GenerateRequest): ResourceEntry[] {
     ? sortedNames(names)
     : push
         .servicesFor(proxy.namespace)
-        .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)));
+        .flatMap((s) => s.ports.flatMap((p) => clusterNamesOf(push, proxy, s, p.port)))
+        .sort();
   const out: ResourceEntry[] = [];
-  if (!names) wanted.sort();
   for (const name of wanted) {
     const parsed = parseClusterName(name);
     if (!parsed || parsed.direction !== 'outbound') continue;

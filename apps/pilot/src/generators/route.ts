@@ -293,9 +293,11 @@ export function buildGrpcRoutes(request: GenerateRequest): ResourceEntry[] {
   const { push, proxy, names } = request;
   const wanted = names
     ? sortedNames(names)
-    : push.servicesFor(proxy.namespace).flatMap((s) => s.ports.map((p) => hostPort(s.hostname, p.port)));
+    : push
+        .servicesFor(proxy.namespace)
+        .flatMap((s) => s.ports.map((p) => hostPort(s.hostname, p.port)))
+        .sort();
   const out: ResourceEntry[] = [];
-  if (!names) wanted.sort();
   for (const name of wanted) {
     const parsed = splitHostPort(name);
     if (!parsed?.port) continue;

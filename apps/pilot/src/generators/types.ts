@@ -12,13 +12,13 @@ export interface GenerateRequest {
   cache: EncodedResourceCache | undefined;
 }
 
+/** The four outputs of a ConfigGenerator, by method name. */
+export type GeneratorOutput = 'buildListeners' | 'buildRoutes' | 'buildClusters' | 'buildEndpoints';
+
 /**
  * A generator of the four xDS outputs for one kind of data plane (Istio's XdsResourceGenerator per type, named by
  * concern): proxyless gRPC here, Envoy sidecars and gateways later.
  */
-/** The four outputs of a ConfigGenerator, by method name. */
-export type GeneratorOutput = 'buildListeners' | 'buildRoutes' | 'buildClusters' | 'buildEndpoints';
-
 export interface ConfigGenerator {
   readonly name: string;
   /**
