@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -24,7 +23,9 @@ import { ca as caProto } from '@flotilla/proto';
 import { createLogger } from '@flotilla/service-kit';
 import {
   KubeApiServerDouble,
+  SOFTHSM_MODULE,
   VaultDouble,
+  initSoftHsmToken,
   openssl,
   opensslCsr,
   opensslResult,
@@ -200,11 +201,10 @@ describe('citadel rotates its self-signed root', () => {
 });
 
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
-const TOKEN = `citadel-rotation-${randomBytes(4).toString('hex')}`;
-const PKCS11_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const TOKEN = initSoftHsmToken('citadel-rotation');
 const pkcs11Args = (keyLabel: string, token = TOKEN) => [
   '--pkcs11-module',
-  PKCS11_MODULE,
+  SOFTHSM_MODULE,
   '--pkcs11-token-label',
   token,
   '--pkcs11-key-label',
@@ -218,7 +218,7 @@ const pkcs11Args = (keyLabel: string, token = TOKEN) => [
  * token: 15% of its life left, due for rotation. As --pkcs11-module keeps it: root-cert.pem, no key file.
  */
 async function stateDirWithAgedTokenRoot(keyLabel: string, token = TOKEN): Promise<string> {
-  const config = { module: PKCS11_MODULE, tokenLabel: token, keyLabel, pin: '1234' };
+  const config = { module: SOFTHSM_MODULE, tokenLabel: token, keyLabel, pin: '1234' };
   await generatePkcs11EcKey(config);
   const signer = await Pkcs11Signer.open(config);
   try {
@@ -232,14 +232,6 @@ async function stateDirWithAgedTokenRoot(keyLabel: string, token = TOKEN): Promi
 }
 
 describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (SoftHSM2)', () => {
-  beforeAll(() => {
-    execFileSync(
-      'softhsm2-util',
-      ['--init-token', '--free', '--label', TOKEN, '--pin', '1234', '--so-pin', '5678'],
-      { stdio: 'pipe' },
-    );
-  });
-
   it('re-signs the due root with the same token key at start: trust-bundle.pem and ca-roots.pem hold both roots, leaves from before and after verify -x509_strict, and a pre-rotation certificate renews over mTLS', async () => {
     const stateDir = await stateDirWithAgedTokenRoot('ca');
     const { running, dir, before, oldRoot, newRoot } = await startAndRotate(pkcs11Args('ca'), stateDir);
@@ -315,13 +307,10 @@ describe('citadel rotates a self-signed root whose key is on a PKCS #11 token (S
       expect(restarted.citadel.ca.material.signer.description).toBe(newSigner);
       await restarted.citadel.start();
       expect(await restarted.citadel.rotator!.check()).toBe('unchanged');
-      const chain = await createCertificate(restarted, opensslCsr(dir, 'carol', { uris: [ALICE] }), {
+      const carol = await createCertificate(restarted, opensslCsr(dir, 'carol', { uris: [ALICE] }), {
         token: tokenFor(restarted, 'default', 'alice'),
       });
-      const leaf = writeTemp(dir, 'carol.pem', chain[0]);
-      expect(openssl(['verify', '-x509_strict', '-CAfile', restarted.bundlePath, leaf]).trim()).toBe(
-        `${leaf}: OK`,
-      );
+      expectLeavesVerify(dir, restarted.bundlePath, { carol });
     } finally {
       await stopCitadel(restarted);
     }
@@ -427,16 +416,9 @@ describe('citadel in Kubernetes (against the Kubernetes API test double)', () =>
   }, 30_000); // the CRL is published every 5 s
 
   describe('with the CA key on a PKCS #11 token (SoftHSM2)', () => {
-    const token = `citadel-replicas-${randomBytes(4).toString('hex')}`;
-    beforeAll(() => {
-      execFileSync(
-        'softhsm2-util',
-        ['--init-token', '--free', '--label', token, '--pin', '1234', '--so-pin', '5678'],
-        { stdio: 'pipe' },
-      );
-    });
+    const token = initSoftHsmToken('citadel-replicas');
     const configFor = (keyLabel: string) => ({
-      module: PKCS11_MODULE,
+      module: SOFTHSM_MODULE,
       tokenLabel: token,
       keyLabel,
       pin: '1234',

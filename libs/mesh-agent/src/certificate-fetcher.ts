@@ -103,11 +103,6 @@ export class CertificateFetcher {
   }
 }
 
-/** The PEM certificates in a bundle. */
-export function pemCertificates(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
-
 function normalizePem(pem: string): string {
   return pem.endsWith('\n') ? pem : `${pem}\n`;
 }

@@ -1,4 +1,4 @@
-export { CertificateFetcher, pemCertificates } from './certificate-fetcher';
+export { CertificateFetcher } from './certificate-fetcher';
 export type { CertificateFetcherOptions, WorkloadSecret } from './certificate-fetcher';
 export { createKeyAndCsr } from './csr';
 export type { KeyAndCsr } from './csr';

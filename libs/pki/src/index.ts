@@ -56,10 +56,8 @@ export {
   RootStoreConflictError,
   bundlePem,
   createSoftwareRoot,
-  materialOf,
   pruneTrustBundle,
   remainingLifetimeFraction,
-  rotateRoot,
   softwareRootKeys,
 } from './root-rotation';
 export type {

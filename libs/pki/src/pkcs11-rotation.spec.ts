@@ -1,7 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { opensslCsr, opensslResult, tempDir, writeTemp } from '@flotilla/testing';
+import {
+  SOFTHSM_MODULE,
+  initSoftHsmToken,
+  opensslCsr,
+  opensslResult,
+  tempDir,
+  writeTemp,
+} from '@flotilla/testing';
 import { CertificateAuthority } from './authority';
 import { certificatesFromPem } from './certificate';
 import { csrPemToDer } from './csr';
@@ -18,14 +25,14 @@ import {
 } from './root-rotation';
 import type { RootKeyCustody, RootStore, StoredRoot, TokenRootKey } from './root-rotation';
 import { createRootWithSigner } from './signer-root';
-import { MODULE, initTestToken, keyIdsOnToken, privateKeysOnToken } from './testing/softhsm';
+import { keyIdsOnToken, privateKeysOnToken } from './testing/softhsm';
 import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR, issue, verify } from './testing/rotation';
 
 /** This file's own SoftHSM2 token, in the token folder jest.softhsm.cjs points SOFTHSM2_CONF at. */
-const TOKEN = initTestToken('flotilla-rotation');
+const TOKEN = initSoftHsmToken('flotilla-rotation');
 
 const configFor = (keyLabel: string): Pkcs11Config => ({
-  module: MODULE,
+  module: SOFTHSM_MODULE,
   tokenLabel: TOKEN,
   keyLabel,
   pin: '1234',

@@ -1,21 +1,21 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { openssl, opensslCsr, tempDir, writeTemp } from '@flotilla/testing';
+import { SOFTHSM_MODULE, initSoftHsmToken, openssl, opensslCsr, tempDir, writeTemp } from '@flotilla/testing';
 import { CertificateAuthority } from './authority';
 import { csrPemToDer } from './csr';
 import { derToPem } from './der';
 import { Pkcs11Signer, generatePkcs11EcKey } from './pkcs11-signer';
 import type { Pkcs11Config } from './pkcs11-signer';
 import { loadOrCreateSignerRoot } from './signer-root';
-import { MODULE, initTestToken, privateKeysOnToken } from './testing/softhsm';
+import { privateKeysOnToken } from './testing/softhsm';
 
 const ALICE = 'spiffe://cluster.local/ns/default/sa/alice';
 
 /** A SoftHSM2 token of this test file's own. */
-const TOKEN = initTestToken('flotilla-ca');
+const TOKEN = initSoftHsmToken('flotilla-ca');
 
 const CONFIG: Pkcs11Config = {
-  module: MODULE,
+  module: SOFTHSM_MODULE,
   tokenLabel: TOKEN,
   keyLabel: 'root',
   pin: '1234',

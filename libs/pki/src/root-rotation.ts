@@ -266,22 +266,6 @@ async function successorCertificates(
   return { certificate, bundle: pruneTrustBundle([certificate, ...root.bundle], now) };
 }
 
-/**
- * The successor of a software `root`: a new self-signed certificate with the same subject and lifetime, for
- * the same key (the default, as Istio's root rotator does) or for a new one (`rotateKey`). The old root stays in
- * the bundle until it expires, so certificates issued under it keep verifying.
- */
-export async function rotateRoot(
-  root: SelfSignedRoot,
-  options: { trustDomain: string; rotateKey: boolean; now: number },
-): Promise<SelfSignedRoot> {
-  const current = await softwareRootKeys.signerOf(root);
-  const { signer, stored } = options.rotateKey
-    ? await softwareRootKeys.newKey(current)
-    : { signer: current, stored: { keyPem: root.keyPem } };
-  return { ...stored, ...(await successorCertificates(root, signer, options.trustDomain, options.now)) };
-}
-
 export interface RootRotatorOptions {
   trustDomain: string;
   /** Rotate when at most this fraction of the root's lifetime is left (Istio: 0.2). */
@@ -582,9 +566,4 @@ function materialFor(root: RootCertificates, signer: Signer): CaKeyMaterial {
     intermediates: [],
     roots: withCurrentFirst(root.certificate, root.bundle),
   };
-}
-
-/** CA material for a self-signed root with its key in software: it signs, and the whole bundle is trusted. */
-export function materialOf(root: SelfSignedRoot): CaKeyMaterial {
-  return materialFor(root, SoftwareSigner.fromPem(root.keyPem));
 }

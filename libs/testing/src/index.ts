@@ -1,6 +1,7 @@
 export { openssl, opensslCsr, opensslKey, opensslResult, tempDir, writeTemp } from './openssl';
 export type { TestKeyType } from './openssl';
 export { freePorts } from './ports';
+export { SOFTHSM_MODULE, initSoftHsmToken } from './softhsm';
 export { startCitadelProcess } from './citadel-process';
 export type { CitadelProcess } from './citadel-process';
 export { waitFor } from './wait';

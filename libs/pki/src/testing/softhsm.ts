@@ -1,23 +1,6 @@
-// SoftHSM2 tokens for the specs: each spec file makes its own, in the token folder jest.softhsm.cjs points
-// SOFTHSM2_CONF at (SoftHSM reads the variable from the real environment, which Jest's copy cannot change).
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+// Reading a SoftHSM2 token's key objects the way the specs check them, through sessions of their own.
 import * as pkcs11js from 'pkcs11js';
-
-export const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-
-/** A new token labelled `<prefix>-<random>`, user PIN 1234, SO PIN 5678; returns its label. */
-export function initTestToken(prefix: string): string {
-  const label = `${prefix}-${randomBytes(4).toString('hex')}`;
-  execFileSync(
-    'softhsm2-util',
-    ['--init-token', '--free', '--label', label, '--pin', '1234', '--so-pin', '5678'],
-    {
-      stdio: 'pipe',
-    },
-  );
-  return label;
-}
+import { SOFTHSM_MODULE } from '@flotilla/testing';
 
 /** Runs `use` in a session of its own on the token, logged in as the user (PIN 1234). */
 function withUserSession<T>(
@@ -25,7 +8,7 @@ function withUserSession<T>(
   use: (lib: pkcs11js.PKCS11, session: pkcs11js.Handle) => T,
 ): T {
   const lib = new pkcs11js.PKCS11();
-  lib.load(MODULE);
+  lib.load(SOFTHSM_MODULE);
   try {
     lib.C_Initialize();
   } catch (err) {

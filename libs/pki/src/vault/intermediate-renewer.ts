@@ -1,15 +1,16 @@
 // Model B's intermediate while citadel runs. Leaves are capped at the intermediate's notAfter, so a citadel that
 // only renewed it at start would, once past that date, hand out certificates nobody accepts.
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CaKeyMaterial } from '../authority';
 import { CaError } from '../ca-error';
-import { CACERTS_FILES, loadCacerts } from '../ca-material';
 import { parseCertificateDer } from '../certificate';
 import { remainingLifetimeFraction } from '../root-rotation';
 import type { VaultClient } from './client';
-import { INTERMEDIATE_RENEW_FRACTION, saveVaultIntermediate } from './intermediate-store';
+import {
+  INTERMEDIATE_RENEW_FRACTION,
+  loadVaultIntermediate,
+  saveVaultIntermediate,
+} from './intermediate-store';
 import { vaultSignedIntermediate } from './vault-pki';
 import type { VaultIntermediateOptions } from './vault-pki';
 import { PeriodicCheck } from '../periodic-check';
@@ -71,15 +72,17 @@ export class VaultIntermediateRenewer extends EventEmitter {
       throw new Error(`the intermediate renewal threshold must be between 0 and 1, not ${threshold}`);
     }
     const now = (options.now ?? Date.now)();
-    const kept = existsSync(join(options.dir, CACERTS_FILES.cert)) ? loadCacerts(options.dir) : undefined;
-    const left = kept ? remainingLifetimeFraction(kept.signingCertificate, now) : 0;
-    if (kept && left > threshold) return new VaultIntermediateRenewer(client, options, kept);
+    // The kept intermediate unless it has expired (a threshold of 0): the fallback while Vault cannot sign.
+    const kept = loadVaultIntermediate(options.dir, now, 0);
+    if (kept && remainingLifetimeFraction(kept.signingCertificate, now) > threshold) {
+      return new VaultIntermediateRenewer(client, options, kept);
+    }
     try {
       const fresh = await vaultSignedIntermediate(client, options);
       saveVaultIntermediate(options.dir, fresh);
       return new VaultIntermediateRenewer(client, options, fresh.material);
     } catch (err) {
-      if (kept && left > 0) return new VaultIntermediateRenewer(client, options, kept);
+      if (kept) return new VaultIntermediateRenewer(client, options, kept);
       throw err;
     }
   }
