@@ -98,7 +98,7 @@ export class AdsServer {
     );
     this.queue = new PushQueue<AdsConnection>(
       options.maxConcurrentPushes ?? DEFAULT_MAX_CONCURRENT_PUSHES,
-      (connection, request) => (connection.closed ? Promise.resolve() : connection.push(request)),
+      (connection, request) => (connection.closed ? undefined : connection.push(request)),
     );
     this.host = this.makeHost();
     this.implementation = {

@@ -3,6 +3,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { core } from '@flotilla/proto';
 import type { rpcStatus } from '@flotilla/proto';
 import type { Logger } from '@flotilla/service-kit';
+import type { MaybePromise } from './maybe-async';
 import type { XdsMetrics } from './metrics';
 import { pushAffectsWatched } from './push-request';
 import type { PushRequest } from './push-request';
@@ -33,10 +34,11 @@ export interface StreamHost {
   unregister(connection: AdsConnection): void;
 }
 
+/** Times are milliseconds since the epoch (a Date per response and ACK would be an object more on the push path). */
 export interface SentRecord {
   version: string;
   nonce: string;
-  at: Date;
+  at: number;
   resources: number;
   bytes: number;
 }
@@ -44,7 +46,7 @@ export interface SentRecord {
 export interface AckRecord {
   version: string;
   nonce: string;
-  at: Date;
+  at: number;
 }
 
 export interface NackRecord {
@@ -55,7 +57,7 @@ export interface NackRecord {
   nonce: string;
   code: number;
   message: string;
-  at: Date;
+  at: number;
 }
 
 /** One type on one stream: its subscription and the protocol state around it. */
@@ -64,7 +66,7 @@ export class TypeState {
   sent: SentRecord | undefined;
   acked: AckRecord | undefined;
   nack: NackRecord | undefined;
-  generateError: { message: string; at: Date } | undefined;
+  generateError: { message: string; at: number } | undefined;
   /**
    * Delta: what the client holds, name → version (from initial_resource_versions, then from what was sent).
    * SotW: the names and versions of the last response.
@@ -87,6 +89,9 @@ export class TypeState {
 /** Why a response is being built: the client asked (a new subscription), or a push. */
 export type ResponseCause = 'request' | 'push';
 
+/** A stream task (a request to handle, a push to make): synchronous unless it has to wait. */
+type Task = () => MaybePromise<unknown>;
+
 /**
  * What SotW and delta streams share: the node, per-type state, one task at a time per stream (requests and
  * pushes never interleave, so responses go out in the order they were generated), sending with back-pressure,
@@ -99,7 +104,10 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   readonly connectedAt = new Date();
   protected readonly types = new Map<string, TypeState>();
   protected readonly log: Logger;
-  private tail: Promise<void> = Promise.resolve();
+  /** Whether a task is running (synchronously, or waiting on a promise). */
+  private busy = false;
+  /** Tasks that came while one was running, in arrival order, with what resolves their caller's promise. */
+  private readonly waiting: { task: Task; done: () => void }[] = [];
   private queuedRequests = 0;
   private closedFlag = false;
   private identified = false;
@@ -117,9 +125,9 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       // Stop reading while requests pile up behind a slow push: HTTP/2 flow control then holds the client back,
       // instead of this stream queueing its requests without bound.
       if (++this.queuedRequests >= QUEUED_REQUESTS_HIGH) call.pause();
-      void this.serialize(() => this.handleRequest(request)).finally(() => {
-        if (--this.queuedRequests <= QUEUED_REQUESTS_LOW && call.isPaused()) call.resume();
-      });
+      const handled = this.serialize(() => this.handleRequest(request));
+      if (handled) void handled.then(() => this.requestHandled());
+      else this.requestHandled();
     });
     call.on('end', () => {
       // The client half-closed: finish our side too.
@@ -152,9 +160,12 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     return this.closedFlag;
   }
 
-  /** Regenerates and sends the types `request` covers, in make-before-break order. */
-  push(request: PushRequest): Promise<void> {
-    return this.serialize(async () => {
+  /**
+   * Regenerates and sends the types `request` covers, in make-before-break order. Undefined when it finished at
+   * once, else a promise of its end.
+   */
+  push(request: PushRequest): Promise<void> | undefined {
+    return this.serialize(() => {
       const types = inPushOrder(request.full ? this.types.keys() : request.types).filter((t) => {
         const subscription = this.types.get(t)?.subscription;
         return (
@@ -164,15 +175,22 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
           this.host.generatorFor(t) !== undefined
         );
       });
-      for (const typeUrl of types) {
-        if (this.closedFlag) return;
-        const state = this.types.get(typeUrl)!;
-        // A failed generator skips the rest of this push: the client keeps its last good config, and
-        // later types (listeners, routes) are not sent pointing at what earlier ones failed to deliver.
-        if (!(await this.respond(state, request, 'push'))) return;
-      }
-      this.host.metrics?.convergence.observe((Date.now() - request.start) / 1000);
+      return this.pushTypes(request, types, 0);
     });
+  }
+
+  /** Sends `types` from `from` on, one after another. */
+  private pushTypes(request: PushRequest, types: readonly string[], from: number): MaybePromise<void> {
+    for (let i = from; i < types.length; i++) {
+      if (this.closedFlag) return;
+      const sent = this.respond(this.types.get(types[i])!, request, 'push');
+      // A failed generator skips the rest of this push: the client keeps its last good config, and
+      // later types (listeners, routes) are not sent pointing at what earlier ones failed to deliver.
+      if (sent instanceof Promise)
+        return sent.then((ok) => (ok ? this.pushTypes(request, types, i + 1) : undefined));
+      if (!sent) return;
+    }
+    this.host.metrics?.convergence.observe((Date.now() - request.start) / 1000);
   }
 
   /** Ends the stream with a status (a malformed request, shutdown, a client that stopped reading). */
@@ -203,12 +221,12 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
         typeUrl: state.typeUrl,
         ...state.subscription.toJSON(),
         state: state.state,
-        sent: state.sent && { ...state.sent, at: state.sent.at.toISOString() },
-        acked: state.acked && { ...state.acked, at: state.acked.at.toISOString() },
-        nack: state.nack && { ...state.nack, at: state.nack.at.toISOString() },
+        sent: state.sent && { ...state.sent, at: isoTime(state.sent.at) },
+        acked: state.acked && { ...state.acked, at: isoTime(state.acked.at) },
+        nack: state.nack && { ...state.nack, at: isoTime(state.nack.at) },
         generateError: state.generateError && {
           message: state.generateError.message,
-          at: state.generateError.at.toISOString(),
+          at: isoTime(state.generateError.at),
         },
         resourceVersions: Object.fromEntries(state.clientVersions),
       });
@@ -234,13 +252,17 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     };
   }
 
-  protected abstract handleRequest(request: Req): Promise<void>;
+  protected abstract handleRequest(request: Req): MaybePromise<unknown>;
 
   /**
-   * Builds and sends one type's response. Returns false when the generator failed (the caller stops its push),
-   * true otherwise (sent, or nothing to send).
+   * Builds and sends one type's response. False when the generator failed (the caller stops its push), true
+   * otherwise (sent, or nothing to send); a promise of that when it had to wait.
    */
-  protected abstract respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean>;
+  protected abstract respond(
+    state: TypeState,
+    push: PushRequest,
+    cause: ResponseCause,
+  ): MaybePromise<boolean>;
 
   /**
    * Takes the node from the stream's first request; later requests may omit it. Fails the stream (and returns
@@ -275,7 +297,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   }
 
   protected recordAck(state: TypeState, version: string, nonce: string): void {
-    state.acked = { version, nonce, at: new Date() };
+    state.acked = { version, nonce, at: Date.now() };
     // Per ACK, on every connection: skip building the log record unless debug logging is on.
     if (this.log.isLevelEnabled('debug'))
       this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce }, 'ACK');
@@ -288,7 +310,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       nonce,
       code: detail.code,
       message: detail.message,
-      at: new Date(),
+      at: Date.now(),
     };
     this.host.metrics?.rejected(state.typeUrl);
     this.log.warn(
@@ -307,16 +329,16 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
    * when given) and versioned; undefined when there is no generator for the type or the generator failed (logged,
    * and recorded for the debug view).
    */
-  protected async generate(
+  protected generate(
     state: TypeState,
     push: PushRequest,
     only?: (name: string) => boolean,
     /** For a named subscription, the subscribed names `only` admits, when the caller has them already. */
     admitted?: ReadonlySet<string>,
-  ): Promise<VersionedResource[] | undefined> {
+  ): MaybePromise<VersionedResource[] | undefined> {
     const generator = this.host.generatorFor(state.typeUrl);
     if (!generator) {
-      state.generateError = { message: 'no generator serves this type', at: new Date() };
+      state.generateError = { message: 'no generator serves this type', at: Date.now() };
       this.log.debug({ connection: this.id, type: state.typeUrl }, 'request for a type nothing serves');
       return undefined;
     }
@@ -328,21 +350,44 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       if (names.size === 0) return [];
       watched = { typeUrl: state.typeUrl, wildcard: false, names };
     }
+    const keep = (name: string) => state.subscription.matches(name) && (!only || only(name));
+    let produced: ReturnType<Generator>;
     try {
-      const produced = generator({ connection: this, watched, push, cache: this.host.cache });
-      // Awaited only when it is a promise: generators that answer at once save a turn per connection.
-      const entries = Array.isArray(produced) ? produced : await produced;
-      state.generateError = undefined;
-      return versioned(entries, (name) => state.subscription.matches(name) && (!only || only(name)));
+      produced = generator({ connection: this, watched, push, cache: this.host.cache });
     } catch (err) {
-      state.generateError = { message: (err as Error)?.message ?? String(err), at: new Date() };
-      this.host.metrics?.internalErrors.inc();
-      this.log.error(
-        { err, connection: this.id, type: state.typeUrl },
-        'generator failed; the connection keeps the config it was last sent',
-      );
-      return undefined;
+      return this.generateFailed(state, err);
     }
+    if (produced instanceof Promise) {
+      return produced.then(
+        (entries) => this.generated(state, entries, keep),
+        (err: unknown) => this.generateFailed(state, err),
+      );
+    }
+    return this.generated(state, produced, keep);
+  }
+
+  private generated(
+    state: TypeState,
+    entries: readonly ResourceEntry[],
+    keep: (name: string) => boolean,
+  ): VersionedResource[] | undefined {
+    try {
+      const resources = versioned(entries, keep);
+      state.generateError = undefined;
+      return resources;
+    } catch (err) {
+      return this.generateFailed(state, err);
+    }
+  }
+
+  private generateFailed(state: TypeState, err: unknown): undefined {
+    state.generateError = { message: (err as Error)?.message ?? String(err), at: Date.now() };
+    this.host.metrics?.internalErrors.inc();
+    this.log.error(
+      { err, connection: this.id, type: state.typeUrl },
+      'generator failed; the connection keeps the config it was last sent',
+    );
+    return undefined;
   }
 
   /**
@@ -387,20 +432,62 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     });
   }
 
-  /** Runs tasks of this stream one at a time; a failing task is logged and does not stop later ones. */
-  protected serialize(task: () => Promise<void>): Promise<void> {
-    const run = this.tail.then(async () => {
-      if (this.closedFlag) return;
-      try {
-        await task();
-      } catch (err) {
-        this.host.metrics?.internalErrors.inc();
-        this.log.error({ err, connection: this.id }, 'xDS stream task failed');
-      }
-    });
-    this.tail = run;
-    return run;
+  private requestHandled(): void {
+    if (--this.queuedRequests <= QUEUED_REQUESTS_LOW && this.call.isPaused()) this.call.resume();
   }
+
+  /**
+   * Runs tasks of this stream one at a time, in arrival order; a failing task is logged and does not stop later
+   * ones. A task that comes while none runs is run at once: undefined when it finished without waiting, else a
+   * promise of its end (and of the end of any task queued behind it meanwhile that did not wait).
+   */
+  protected serialize(task: Task): Promise<void> | undefined {
+    if (this.busy) return new Promise<void>((done) => this.waiting.push({ task, done }));
+    const pending = this.run(task);
+    if (pending) return pending;
+    this.runWaiting();
+    return undefined;
+  }
+
+  /** Runs one task; when it has to wait, a promise that settles (never rejects) once it and the queue behind it ran. */
+  private run(task: Task, done?: () => void): Promise<void> | undefined {
+    this.busy = true;
+    let result: unknown;
+    try {
+      if (!this.closedFlag) result = task();
+    } catch (err) {
+      this.taskFailed(err);
+    }
+    if (result instanceof Promise) {
+      return result
+        .then(undefined, (err: unknown) => this.taskFailed(err))
+        .then(() => {
+          this.busy = false;
+          done?.();
+          this.runWaiting();
+        });
+    }
+    this.busy = false;
+    done?.();
+    return undefined;
+  }
+
+  /** Runs queued tasks until one has to wait (it carries on with the queue when it is done). */
+  private runWaiting(): void {
+    while (!this.busy && this.waiting.length > 0) {
+      const { task, done } = this.waiting.shift()!;
+      this.run(task, done);
+    }
+  }
+
+  private taskFailed(err: unknown): void {
+    this.host.metrics?.internalErrors.inc();
+    this.log.error({ err, connection: this.id }, 'xDS stream task failed');
+  }
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 function safePeer(call: { getPeer(): string }): string {

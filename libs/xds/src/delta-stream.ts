@@ -4,8 +4,11 @@ import type { discovery } from '@flotilla/proto';
 import { performance } from 'node:perf_hooks';
 import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
+import { andThen } from './maybe-async';
+import type { MaybePromise } from './maybe-async';
 import { pushRequest } from './push-request';
 import type { PushRequest } from './push-request';
+import type { VersionedResource } from './types';
 import { newNonce } from './versions';
 
 type Request = discovery.DeltaDiscoveryRequest;
@@ -28,7 +31,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
     super('delta', host, call);
   }
 
-  protected async handleRequest(request: Request): Promise<void> {
+  protected handleRequest(request: Request): MaybePromise<unknown> {
     if (!this.identify(request.node)) return;
     const typeUrl = request.typeUrl;
     if (!typeUrl) {
@@ -64,7 +67,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
         if (!sub.matches(name)) state.clientVersions.delete(name);
     }
     if (first || change.added.length > 0 || change.wildcardAdded) {
-      await this.respondDelta(
+      return this.respondDelta(
         state,
         pushRequest({ full: false, types: [typeUrl], reason: 'request' }),
         'request',
@@ -72,26 +75,40 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
         first,
       );
     }
+    return undefined;
   }
 
-  protected respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
+  protected respond(state: TypeState, push: PushRequest, cause: ResponseCause): MaybePromise<boolean> {
     return this.respondDelta(state, push, cause, new Set(), false);
   }
 
-  private async respondDelta(
+  private respondDelta(
     state: TypeState,
     push: PushRequest,
     cause: ResponseCause,
     newlySubscribed: ReadonlySet<string>,
     force: boolean,
-  ): Promise<boolean> {
+  ): MaybePromise<boolean> {
     if (!state.subscription.active && state.clientVersions.size === 0 && !force) return true;
     const started = this.host.metrics ? performance.now() : 0;
     // A push naming the resources it may change regenerates only those, and can remove only those.
     const filter = cause === 'push' ? push.resources : undefined;
     const only = filter && ((name: string) => filter(this, state.typeUrl, name));
-    const resources = state.subscription.active ? await this.generate(state, push, only) : [];
-    if (!resources) return false;
+    const generated = state.subscription.active ? this.generate(state, push, only) : [];
+    return andThen(generated, (resources) =>
+      resources ? this.sendDelta(state, resources, only, cause, newlySubscribed, force, started) : false,
+    );
+  }
+
+  private sendDelta(
+    state: TypeState,
+    resources: readonly VersionedResource[],
+    only: ((name: string) => boolean) | undefined,
+    cause: ResponseCause,
+    newlySubscribed: ReadonlySet<string>,
+    force: boolean,
+    started: number,
+  ): MaybePromise<boolean> {
     const desired = new Set(resources.map((r) => r.name));
     const updated = resources.filter((r) => state.clientVersions.get(r.name) !== r.version);
     const removed = [...state.clientVersions.keys()].filter(
@@ -121,21 +138,23 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
       nonce,
       controlPlane: this.host.controlPlane,
     };
-    state.sent = { version, nonce, at: new Date(), resources: updated.length, bytes };
+    state.sent = { version, nonce, at: Date.now(), resources: updated.length, bytes };
+    const sent = () => {
+      this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
+      this.log.debug(
+        {
+          connection: this.id,
+          type: state.typeUrl,
+          nonce,
+          updated: updated.length,
+          removed: removed.length,
+          cause,
+        },
+        'sent',
+      );
+      return true;
+    };
     const draining = this.send(response, state.typeUrl);
-    if (draining) await draining;
-    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
-    this.log.debug(
-      {
-        connection: this.id,
-        type: state.typeUrl,
-        nonce,
-        updated: updated.length,
-        removed: removed.length,
-        cause,
-      },
-      'sent',
-    );
-    return true;
+    return draining ? draining.then(sent) : sent();
   }
 }

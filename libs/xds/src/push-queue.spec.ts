@@ -20,6 +20,9 @@ describe('PushQueue', () => {
     queue.enqueue('a', pushRequest({ full: false, types: ['cds'], reason: 'config' }));
     queue.enqueue('b', pushRequest({ full: false, types: ['cds'], reason: 'config' }));
     queue.enqueue('c', pushRequest({ full: false, types: ['cds'], reason: 'config' }));
+    // Pushes start after the code that enqueued them, not inside it.
+    expect(runs).toEqual([]);
+    await Promise.resolve();
     expect(runs.map((r) => r.key)).toEqual(['a', 'b']);
     expect(queue.runningCount).toBe(2);
 
@@ -47,6 +50,43 @@ describe('PushQueue', () => {
     await release('a');
     await idle;
     expect(runs).toHaveLength(4);
+  });
+
+  it('runs pushes that finish at once back to back, within the concurrency, in arrival order', async () => {
+    const order: string[] = [];
+    let running = 0;
+    let most = 0;
+    const slow = new Map<string, () => void>();
+    const queue = new PushQueue<string>(3, (key) => {
+      running++;
+      most = Math.max(most, running);
+      order.push(key);
+      if (key.startsWith('slow')) {
+        return new Promise<void>((resolve) =>
+          slow.set(key, () => {
+            running--;
+            resolve();
+          }),
+        );
+      }
+      running--;
+      return undefined;
+    });
+    const keys = ['slow-1', ...Array.from({ length: 5000 }, (_, i) => `k${i}`), 'slow-2', 'slow-3', 'last'];
+    for (const key of keys) queue.enqueue(key, pushRequest({ full: false, types: ['eds'], reason: 'endpoint' }));
+    await Promise.resolve();
+    // Everything up to the third slow push ran in one go (a loop, not 5,000 nested calls); the slow ones hold
+    // their slots, so 'last' waits for one of them.
+    expect(order).toEqual(keys.slice(0, -1));
+    expect(most).toBe(3);
+    expect(queue.runningCount).toBe(3);
+    slow.get('slow-2')!();
+    await new Promise((r) => setImmediate(r));
+    expect(order.at(-1)).toBe('last');
+    slow.get('slow-1')!();
+    slow.get('slow-3')!();
+    await queue.idle();
+    expect(order).toEqual(keys);
   });
 
   it('forgets a removed key and survives a failing run', async () => {

@@ -1,3 +1,4 @@
+import type { MaybePromise } from './maybe-async';
 import { mergePushRequests } from './push-request';
 import type { PushRequest } from './push-request';
 
@@ -6,6 +7,10 @@ import type { PushRequest } from './push-request';
  * one waiting push: a new one merges into it (the queue never grows past the number of connections, however many
  * pushes are requested), and a push for a connection that is still being pushed waits until that push is done.
  * Connections are served first come, first served.
+ *
+ * Pushes start in a microtask after `enqueue`, never inside the caller's own code (a change being applied
+ * finishes before anything is generated from it), and a push that finishes without waiting frees its slot at
+ * once: a fan-out whose generators answer synchronously runs as one loop.
  */
 export class PushQueue<K> {
   private readonly waiting = new Map<K, PushRequest>();
@@ -13,10 +18,13 @@ export class PushQueue<K> {
   private readonly ready = new Set<K>();
   private readonly running = new Set<K>();
   private idleWaiters: (() => void)[] = [];
+  private pumpScheduled = false;
+  private pumping = false;
 
   constructor(
     private readonly concurrency: number,
-    private readonly run: (key: K, request: PushRequest) => Promise<void>,
+    /** Makes one push; a promise when it has to wait. */
+    private readonly run: (key: K, request: PushRequest) => MaybePromise<void>,
   ) {
     if (!(concurrency >= 1)) throw new Error(`push concurrency must be at least 1, got ${concurrency}`);
   }
@@ -25,7 +33,12 @@ export class PushQueue<K> {
     const existing = this.waiting.get(key);
     this.waiting.set(key, existing ? mergePushRequests(existing, request) : request);
     if (!this.running.has(key)) this.ready.add(key);
-    this.pump();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /** Forgets a key's waiting push (its connection closed); a running push finishes on its own. */
@@ -54,22 +67,43 @@ export class PushQueue<K> {
   }
 
   private pump(): void {
-    while (this.running.size < this.concurrency && this.ready.size > 0) {
-      const key = this.ready.values().next().value as K;
-      this.ready.delete(key);
-      const request = this.waiting.get(key);
-      this.waiting.delete(key);
-      if (!request) continue;
-      this.running.add(key);
-      // `run` reports its own errors; a rejection here must still free the slot.
-      const done = () => {
-        this.running.delete(key);
-        if (this.waiting.has(key)) this.ready.add(key);
-        this.pump();
-        this.notifyIfIdle();
-      };
-      void this.run(key, request).then(done, done);
+    // A push that enqueues (or finishes) while the loop below runs is picked up by the loop itself.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.running.size < this.concurrency && this.ready.size > 0) {
+        const key = this.ready.values().next().value as K;
+        this.ready.delete(key);
+        const request = this.waiting.get(key);
+        this.waiting.delete(key);
+        if (!request) continue;
+        this.running.add(key);
+        let pending: MaybePromise<void>;
+        try {
+          pending = this.run(key, request);
+        } catch {
+          // `run` reports its own errors; a throw here must still free the slot.
+          pending = undefined;
+        }
+        if (pending instanceof Promise) {
+          const done = () => {
+            this.finished(key);
+            this.pump();
+          };
+          pending.then(done, done);
+        } else {
+          this.finished(key);
+        }
+      }
+    } finally {
+      this.pumping = false;
     }
+    this.notifyIfIdle();
+  }
+
+  private finished(key: K): void {
+    this.running.delete(key);
+    if (this.waiting.has(key)) this.ready.add(key);
   }
 
   private notifyIfIdle(): void {

@@ -4,6 +4,8 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { discovery } from '@flotilla/proto';
 import { AdsConnection } from './connection';
 import type { ResponseCause, StreamHost, TypeState } from './connection';
+import { andThen } from './maybe-async';
+import type { MaybePromise } from './maybe-async';
 import { pushRequest } from './push-request';
 import { encodeOnce } from './response-encoding';
 import type { PushRequest, ResourceFilter } from './push-request';
@@ -34,7 +36,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     super('sotw', host, call);
   }
 
-  protected async handleRequest(request: Request): Promise<void> {
+  protected handleRequest(request: Request): MaybePromise<unknown> {
     if (!this.identify(request.node)) return;
     const typeUrl = request.typeUrl;
     if (!typeUrl) {
@@ -63,27 +65,39 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     }
     const changed = state.subscription.applySotw(request.resourceNames, first);
     if (first || changed) {
-      await this.respond(state, pushRequest({ full: false, types: [typeUrl], reason: 'request' }), 'request');
+      return this.respond(
+        state,
+        pushRequest({ full: false, types: [typeUrl], reason: 'request' }),
+        'request',
+      );
     }
+    return undefined;
   }
 
-  protected async respond(state: TypeState, push: PushRequest, cause: ResponseCause): Promise<boolean> {
-    const subscription = state.subscription;
-    if (!subscription.active) return true;
+  protected respond(state: TypeState, push: PushRequest, cause: ResponseCause): MaybePromise<boolean> {
+    if (!state.subscription.active) return true;
     const started = this.host.metrics ? performance.now() : 0;
     const filter = push.resources;
-    const partial =
-      cause === 'push' && filter !== undefined && state.sent !== undefined && !isFullStateType(state.typeUrl);
-    let resources: VersionedResource[] | undefined;
-    let response: Response;
-    if (partial) {
+    if (
+      cause === 'push' &&
+      filter !== undefined &&
+      state.sent !== undefined &&
+      !isFullStateType(state.typeUrl)
+    ) {
       // Only the resources the change may have altered, and of those only the ones that did.
-      resources = await this.changedResources(state, push, filter);
-      if (!resources) return false;
-      if (resources.length === 0) return true;
-      response = this.partialResponse(push, state.typeUrl, resources);
-    } else {
-      resources = await this.generate(state, push);
+      return andThen(this.changedResources(state, push, filter), (resources) => {
+        if (!resources) return false;
+        if (resources.length === 0) return true;
+        return this.sendResponse(
+          state,
+          this.partialResponse(push, state.typeUrl, resources),
+          resources,
+          cause,
+          started,
+        );
+      });
+    }
+    return andThen(this.generate(state, push), (resources) => {
       if (!resources) return false;
       const version = setVersion(resources);
       // A push that changes nothing this client holds sends nothing; a request is always answered.
@@ -91,7 +105,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
         return true;
       state.clientVersions.clear();
       for (const r of resources) state.clientVersions.set(r.name, r.version);
-      response = {
+      const response: Response = {
         versionInfo: version,
         resources: resources.map((r) => r.resource),
         canary: false,
@@ -99,21 +113,32 @@ export class SotwConnection extends AdsConnection<Request, Response> {
         nonce: newNonce(),
         controlPlane: this.host.controlPlane,
       };
-    }
-    const version = response.versionInfo;
-    const nonce = response.nonce;
+      return this.sendResponse(state, response, resources, cause, started);
+    });
+  }
+
+  private sendResponse(
+    state: TypeState,
+    response: Response,
+    resources: readonly VersionedResource[],
+    cause: ResponseCause,
+    started: number,
+  ): MaybePromise<boolean> {
+    const { versionInfo: version, nonce } = response;
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
-    state.sent = { version, nonce, at: new Date(), resources: resources.length, bytes };
+    state.sent = { version, nonce, at: Date.now(), resources: resources.length, bytes };
+    const sent = () => {
+      this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
+      if (this.log.isLevelEnabled('debug'))
+        this.log.debug(
+          { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
+          'sent',
+        );
+      return true;
+    };
     const draining = this.send(response, state.typeUrl);
-    if (draining) await draining;
-    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
-    if (this.log.isLevelEnabled('debug'))
-      this.log.debug(
-        { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
-        'sent',
-      );
-    return true;
+    return draining ? draining.then(sent) : sent();
   }
 
   /**
@@ -145,30 +170,35 @@ export class SotwConnection extends AdsConnection<Request, Response> {
    * resources the generator no longer returns are forgotten (SotW cannot remove them for these types; the client
    * drops them when whatever referred to them goes). Undefined when the generator failed.
    */
-  private async changedResources(
+  private changedResources(
     state: TypeState,
     push: PushRequest,
     filter: ResourceFilter,
-  ): Promise<VersionedResource[] | undefined> {
+  ): MaybePromise<VersionedResource[] | undefined> {
     const subscription = state.subscription;
     const held = state.clientVersions;
     if (!subscription.wildcard) {
       const admitted = subscription.admittedBy(filter, this);
       if (admitted.size === 0) return [];
-      const regenerated = await this.generate(state, push, (name) => admitted.has(name), admitted);
-      if (!regenerated) return undefined;
-      if (regenerated.length < admitted.size) {
-        const present = new Set(regenerated.map((r) => r.name));
-        for (const name of admitted) if (!present.has(name)) held.delete(name);
-      }
-      return recordChanged(held, regenerated);
+      return andThen(
+        this.generate(state, push, (name) => admitted.has(name), admitted),
+        (regenerated) => {
+          if (!regenerated) return undefined;
+          if (regenerated.length < admitted.size) {
+            const present = new Set(regenerated.map((r) => r.name));
+            for (const name of admitted) if (!present.has(name)) held.delete(name);
+          }
+          return recordChanged(held, regenerated);
+        },
+      );
     }
     const only = (name: string) => filter(this, state.typeUrl, name);
-    const regenerated = await this.generate(state, push, only);
-    if (!regenerated) return undefined;
-    const present = new Set(regenerated.map((r) => r.name));
-    for (const name of [...held.keys()]) if (only(name) && !present.has(name)) held.delete(name);
-    return recordChanged(held, regenerated);
+    return andThen(this.generate(state, push, only), (regenerated) => {
+      if (!regenerated) return undefined;
+      const present = new Set(regenerated.map((r) => r.name));
+      for (const name of [...held.keys()]) if (only(name) && !present.has(name)) held.delete(name);
+      return recordChanged(held, regenerated);
+    });
   }
 }
 
