@@ -41,6 +41,14 @@ const OUTPUTS: readonly [string, GeneratorOutput][] = [
   [TypeUrl.ClusterLoadAssignment, 'buildEndpoints'],
 ];
 
+/** Outputs built once in a push (see oncePerPush): a trie of sorted names under generator, output and sharing key. */
+type SharedOutputs = Map<ConfigGenerator, Map<GeneratorOutput, Map<string, NamesNode>>>;
+
+interface NamesNode {
+  entries?: ResourceEntry[];
+  next?: Map<string, NamesNode>;
+}
+
 export interface PilotXdsOptions {
   model: MeshModel;
   logger: Logger;
@@ -70,7 +78,7 @@ export class PilotXds {
   private readonly proxies = new WeakMap<ConnectionInfo, Proxy>();
   private readonly warnedNoGenerator = new WeakSet<ConnectionInfo>();
   private ready: Promise<void> | undefined;
-  private readonly sharedByPush = new WeakMap<PushRequest, Map<string, ResourceEntry[]>>();
+  private readonly sharedByPush = new WeakMap<PushRequest, SharedOutputs>();
 
   constructor(options: PilotXdsOptions) {
     this.model = options.model;
@@ -121,13 +129,21 @@ export class PilotXds {
       memo = new Map();
       this.sharedByPush.set(context.push, memo);
     }
-    const key = `${generator.name}\0${output}\0${shared}\0${sortedNames(names).join('\0')}`;
-    let entries = memo.get(key);
-    if (!entries) {
-      entries = generator[output](this.request(context.connection, names, context.cache));
-      memo.set(key, entries);
+    // Looked up without building a key string: by generator, output and sharing key, then name by name (sorted).
+    let byOutput = memo.get(generator);
+    if (!byOutput) memo.set(generator, (byOutput = new Map()));
+    let byKey = byOutput.get(output);
+    if (!byKey) byOutput.set(output, (byKey = new Map()));
+    let node = byKey.get(shared);
+    if (!node) byKey.set(shared, (node = {}));
+    for (const name of sortedNames(names)) {
+      node.next ??= new Map();
+      let child = node.next.get(name);
+      if (!child) node.next.set(name, (child = {}));
+      node = child;
     }
-    return entries;
+    node.entries ??= generator[output](this.request(context.connection, names, context.cache));
+    return node.entries;
   }
 
   /**

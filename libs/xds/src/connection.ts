@@ -10,7 +10,7 @@ import type { PushRequest } from './push-request';
 import type { EncodedResourceCache } from './resource-cache';
 import type { ConnectionStatus, TypeStatus } from './status';
 import { Subscription } from './subscriptions';
-import { inPushOrder } from './type-urls';
+import { canonicalTypeUrl, inPushOrder, typesInPushOrder } from './type-urls';
 import type { ConnectionInfo, Generator, ResourceEntry, VersionedResource, WatchedResources } from './types';
 import { VersionMap, contentVersion } from './versions';
 
@@ -89,8 +89,18 @@ export class TypeState {
 /** Why a response is being built: the client asked (a new subscription), or a push. */
 export type ResponseCause = 'request' | 'push';
 
-/** A stream task (a request to handle, a push to make): synchronous unless it has to wait. */
-type Task = () => MaybePromise<unknown>;
+/**
+ * A stream task (a request to handle, a push to make): a method of the stream, called with the stream as `this`,
+ * and its argument, passed apart so that running a task allocates no closure. Synchronous unless it has to wait.
+ */
+type Task<A> = (arg: A) => MaybePromise<unknown>;
+
+interface QueuedTask {
+  task: Task<never>;
+  arg: unknown;
+  /** Resolves the promise `serialize` returned for it. */
+  done: () => void;
+}
 
 /**
  * What SotW and delta streams share: the node, per-type state, one task at a time per stream (requests and
@@ -107,7 +117,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   /** Whether a task is running (synchronously, or waiting on a promise). */
   private busy = false;
   /** Tasks that came while one was running, in arrival order, with what resolves their caller's promise. */
-  private readonly waiting: { task: Task; done: () => void }[] = [];
+  private readonly waiting: QueuedTask[] = [];
   private queuedRequests = 0;
   private closedFlag = false;
   private identified = false;
@@ -125,7 +135,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       // Stop reading while requests pile up behind a slow push: HTTP/2 flow control then holds the client back,
       // instead of this stream queueing its requests without bound.
       if (++this.queuedRequests >= QUEUED_REQUESTS_HIGH) call.pause();
-      const handled = this.serialize(() => this.handleRequest(request));
+      const handled = this.serialize(this.handleRequest, request);
       if (handled) void handled.then(() => this.requestHandled());
       else this.requestHandled();
     });
@@ -165,29 +175,35 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
    * once, else a promise of its end.
    */
   push(request: PushRequest): Promise<void> | undefined {
-    return this.serialize(() => {
-      const types = inPushOrder(request.full ? this.types.keys() : request.types).filter((t) => {
-        const subscription = this.types.get(t)?.subscription;
-        return (
-          subscription !== undefined &&
-          subscription.active &&
-          pushAffectsWatched(request, this, subscription) &&
-          this.host.generatorFor(t) !== undefined
-        );
-      });
-      return this.pushTypes(request, types, 0);
-    });
+    return this.serialize(this.pushNow, request);
   }
 
-  /** Sends `types` from `from` on, one after another. */
+  private pushNow(request: PushRequest): MaybePromise<void> {
+    return this.pushTypes(
+      request,
+      request.full ? inPushOrder(this.types.keys()) : typesInPushOrder(request),
+      0,
+    );
+  }
+
+  /** Sends those of `types` (from `from` on) that the push may change for this stream, one after another. */
   private pushTypes(request: PushRequest, types: readonly string[], from: number): MaybePromise<void> {
     for (let i = from; i < types.length; i++) {
       if (this.closedFlag) return;
-      const sent = this.respond(this.types.get(types[i])!, request, 'push');
+      const state = this.types.get(types[i]);
+      if (
+        state === undefined ||
+        !state.subscription.active ||
+        !pushAffectsWatched(request, this, state.subscription) ||
+        this.host.generatorFor(state.typeUrl) === undefined
+      )
+        continue;
+      const sent = this.respond(state, request, 'push');
       // A failed generator skips the rest of this push: the client keeps its last good config, and
       // later types (listeners, routes) are not sent pointing at what earlier ones failed to deliver.
-      if (sent instanceof Promise)
+      if (sent instanceof Promise) {
         return sent.then((ok) => (ok ? this.pushTypes(request, types, i + 1) : undefined));
+      }
       if (!sent) return;
     }
     this.host.metrics?.convergence.observe((Date.now() - request.start) / 1000);
@@ -291,8 +307,9 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   protected stateFor(typeUrl: string): { state: TypeState; first: boolean } {
     const existing = this.types.get(typeUrl);
     if (existing) return { state: existing, first: false };
-    const state = new TypeState(typeUrl);
-    this.types.set(typeUrl, state);
+    const canonical = canonicalTypeUrl(typeUrl);
+    const state = new TypeState(canonical);
+    this.types.set(canonical, state);
     return { state, first: true };
   }
 
@@ -333,7 +350,10 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     state: TypeState,
     push: PushRequest,
     only?: (name: string) => boolean,
-    /** For a named subscription, the subscribed names `only` admits, when the caller has them already. */
+    /**
+     * For a named subscription, the subscribed names to generate (those `only` admits), when the caller has them
+     * already; `only` may then be left out.
+     */
     admitted?: ReadonlySet<string>,
   ): MaybePromise<VersionedResource[] | undefined> {
     const generator = this.host.generatorFor(state.typeUrl);
@@ -344,13 +364,15 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     }
     // Restricted to some names, a named subscription asks the generator for those alone; a wildcard one cannot
     // know the names beforehand, so it keeps the matching part of what the generator returns.
-    let watched: WatchedResources = state.subscription;
-    if (only && !state.subscription.wildcard) {
-      const names = admitted ?? new Set([...state.subscription.names].filter(only));
+    const subscription = state.subscription;
+    let watched: WatchedResources = subscription;
+    let keep: Keep = subscription.wildcard ? only : subscription.names;
+    if (!subscription.wildcard && (only || admitted)) {
+      const names = admitted ?? new Set([...subscription.names].filter(only!));
       if (names.size === 0) return [];
-      watched = { typeUrl: state.typeUrl, wildcard: false, names };
+      watched = subscription.restrictedTo(names);
+      keep = names;
     }
-    const keep = (name: string) => state.subscription.matches(name) && (!only || only(name));
     let produced: ReturnType<Generator>;
     try {
       produced = generator({ connection: this, watched, push, cache: this.host.cache });
@@ -369,7 +391,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   private generated(
     state: TypeState,
     entries: readonly ResourceEntry[],
-    keep: (name: string) => boolean,
+    keep: Keep,
   ): VersionedResource[] | undefined {
     try {
       const resources = versioned(entries, keep);
@@ -441,20 +463,22 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
    * ones. A task that comes while none runs is run at once: undefined when it finished without waiting, else a
    * promise of its end (and of the end of any task queued behind it meanwhile that did not wait).
    */
-  protected serialize(task: Task): Promise<void> | undefined {
-    if (this.busy) return new Promise<void>((done) => this.waiting.push({ task, done }));
-    const pending = this.run(task);
+  protected serialize<A>(task: Task<A>, arg: A): Promise<void> | undefined {
+    if (this.busy) {
+      return new Promise<void>((done) => this.waiting.push({ task: task as Task<never>, arg, done }));
+    }
+    const pending = this.run(task, arg);
     if (pending) return pending;
     this.runWaiting();
     return undefined;
   }
 
   /** Runs one task; when it has to wait, a promise that settles (never rejects) once it and the queue behind it ran. */
-  private run(task: Task, done?: () => void): Promise<void> | undefined {
+  private run<A>(task: Task<A>, arg: A, done?: () => void): Promise<void> | undefined {
     this.busy = true;
     let result: unknown;
     try {
-      if (!this.closedFlag) result = task();
+      if (!this.closedFlag) result = task.call(this, arg);
     } catch (err) {
       this.taskFailed(err);
     }
@@ -475,8 +499,8 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   /** Runs queued tasks until one has to wait (it carries on with the queue when it is done). */
   private runWaiting(): void {
     while (!this.busy && this.waiting.length > 0) {
-      const { task, done } = this.waiting.shift()!;
-      this.run(task, done);
+      const { task, arg, done } = this.waiting.shift()!;
+      this.run(task as Task<unknown>, arg, done);
     }
   }
 
@@ -498,6 +522,14 @@ function safePeer(call: { getPeer(): string }): string {
   }
 }
 
+/** Which generated entries a connection keeps: the names in a set, those a predicate admits, or (undefined) all. */
+type Keep = ReadonlySet<string> | ((name: string) => boolean) | undefined;
+
+function keeps(keep: Keep, name: string): boolean {
+  if (keep === undefined) return true;
+  return typeof keep === 'function' ? keep(name) : keep.has(name);
+}
+
 /**
  * Versioned entries made once per entries array, for generators that hand the same array to many connections
  * (pilot builds some outputs once per push): valid for a connection that keeps every entry.
@@ -509,10 +541,10 @@ const versionedEntries = new WeakMap<readonly ResourceEntry[], VersionedResource
  * name winning. When every entry is kept and the names are distinct, the result is shared by every caller passing
  * the same array: callers must not modify it.
  */
-function versioned(entries: readonly ResourceEntry[], keep: (name: string) => boolean): VersionedResource[] {
+function versioned(entries: readonly ResourceEntry[], keep: Keep): VersionedResource[] {
   let keepsAll = true;
   for (const entry of entries) {
-    if (!keep(entry.name)) {
+    if (!keeps(keep, entry.name)) {
       keepsAll = false;
       break;
     }
@@ -523,7 +555,7 @@ function versioned(entries: readonly ResourceEntry[], keep: (name: string) => bo
   }
   const byName = new Map<string, VersionedResource>();
   for (const entry of entries) {
-    if (!keepsAll && !keep(entry.name)) continue;
+    if (!keepsAll && !keeps(keep, entry.name)) continue;
     byName.set(entry.name, {
       name: entry.name,
       resource: entry.resource,

@@ -73,7 +73,8 @@ describe('PushQueue', () => {
       return undefined;
     });
     const keys = ['slow-1', ...Array.from({ length: 5000 }, (_, i) => `k${i}`), 'slow-2', 'slow-3', 'last'];
-    for (const key of keys) queue.enqueue(key, pushRequest({ full: false, types: ['eds'], reason: 'endpoint' }));
+    for (const key of keys)
+      queue.enqueue(key, pushRequest({ full: false, types: ['eds'], reason: 'endpoint' }));
     await Promise.resolve();
     // Everything up to the third slow push ran in one go (a loop, not 5,000 nested calls); the slow ones hold
     // their slots, so 'last' waits for one of them.
@@ -87,6 +88,30 @@ describe('PushQueue', () => {
     slow.get('slow-3')!();
     await queue.idle();
     expect(order).toEqual(keys);
+  });
+
+  it('keeps a removed key that is being pushed until its push ends: a new push for it waits', async () => {
+    const gates: (() => void)[] = [];
+    const runs: string[] = [];
+    const queue = new PushQueue<string>(5, (key) => {
+      runs.push(key);
+      return new Promise<void>((resolve) => gates.push(resolve));
+    });
+    queue.enqueue('a', pushRequest({ full: true, reason: 'test' }));
+    await Promise.resolve();
+    expect(runs).toEqual(['a']);
+    queue.remove('a');
+    queue.enqueue('a', pushRequest({ full: true, reason: 'test' }));
+    await Promise.resolve();
+    // Not a second push of 'a' at the same time.
+    expect(runs).toEqual(['a']);
+    expect(queue.waitingCount).toBe(1);
+    gates[0]();
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual(['a', 'a']);
+    gates[1]();
+    await queue.idle();
+    expect(queue.runningCount).toBe(0);
   });
 
   it('forgets a removed key and survives a failing run', async () => {

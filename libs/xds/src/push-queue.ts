@@ -2,6 +2,18 @@ import type { MaybePromise } from './maybe-async';
 import { mergePushRequests } from './push-request';
 import type { PushRequest } from './push-request';
 
+/** One key's place in the queue, kept while the key is known (a push to thousands of keys allocates no entries). */
+interface Slot<K> {
+  readonly key: K;
+  /** The push waiting for this key (merged from all that came since the last one started). */
+  request: PushRequest | undefined;
+  running: boolean;
+  /** Whether the slot is in the ready list. */
+  listed: boolean;
+  /** The key was removed while its push ran: the slot goes when that push ends. */
+  removed: boolean;
+}
+
 /**
  * Pushes waiting for their connection, with at most `concurrency` running at once. Each connection has at most
  * one waiting push: a new one merges into it (the queue never grows past the number of connections, however many
@@ -13,10 +25,12 @@ import type { PushRequest } from './push-request';
  * once: a fan-out whose generators answer synchronously runs as one loop.
  */
 export class PushQueue<K> {
-  private readonly waiting = new Map<K, PushRequest>();
-  /** Keys with a waiting push and no running one, in arrival order (a Set iterates in insertion order). */
-  private readonly ready = new Set<K>();
-  private readonly running = new Set<K>();
+  private readonly slots = new Map<K, Slot<K>>();
+  /** Slots with a waiting push and none running, in arrival order, from `readyHead` on. */
+  private ready: Slot<K>[] = [];
+  private readyHead = 0;
+  private waiting = 0;
+  private running = 0;
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
   private pumping = false;
@@ -30,9 +44,19 @@ export class PushQueue<K> {
   }
 
   enqueue(key: K, request: PushRequest): void {
-    const existing = this.waiting.get(key);
-    this.waiting.set(key, existing ? mergePushRequests(existing, request) : request);
-    if (!this.running.has(key)) this.ready.add(key);
+    let slot = this.slots.get(key);
+    if (!slot) {
+      slot = { key, request: undefined, running: false, listed: false, removed: false };
+      this.slots.set(key, slot);
+    }
+    slot.removed = false;
+    if (slot.request) {
+      slot.request = mergePushRequests(slot.request, request);
+    } else {
+      slot.request = request;
+      this.waiting++;
+    }
+    if (!slot.running) this.list(slot);
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     queueMicrotask(() => {
@@ -41,19 +65,26 @@ export class PushQueue<K> {
     });
   }
 
-  /** Forgets a key's waiting push (its connection closed); a running push finishes on its own. */
+  /** Forgets a key (its connection closed): its waiting push is dropped; a running push finishes on its own. */
   remove(key: K): void {
-    this.waiting.delete(key);
-    this.ready.delete(key);
+    const slot = this.slots.get(key);
+    if (!slot) return;
+    // A running push keeps its slot until it ends, so a push enqueued for the key meanwhile waits for it.
+    if (slot.running) slot.removed = true;
+    else this.slots.delete(key);
+    if (slot.request) {
+      slot.request = undefined;
+      this.waiting--;
+    }
     this.notifyIfIdle();
   }
 
   get waitingCount(): number {
-    return this.waiting.size;
+    return this.waiting;
   }
 
   get runningCount(): number {
-    return this.running.size;
+    return this.running;
   }
 
   /** Resolves when nothing is waiting or running. */
@@ -63,7 +94,13 @@ export class PushQueue<K> {
   }
 
   private isIdle(): boolean {
-    return this.waiting.size === 0 && this.running.size === 0;
+    return this.waiting === 0 && this.running === 0;
+  }
+
+  private list(slot: Slot<K>): void {
+    if (slot.listed) return;
+    slot.listed = true;
+    this.ready.push(slot);
   }
 
   private pump(): void {
@@ -71,29 +108,39 @@ export class PushQueue<K> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.running.size < this.concurrency && this.ready.size > 0) {
-        const key = this.ready.values().next().value as K;
-        this.ready.delete(key);
-        const request = this.waiting.get(key);
-        this.waiting.delete(key);
+      while (this.running < this.concurrency && this.readyHead < this.ready.length) {
+        const slot = this.ready[this.readyHead++];
+        slot.listed = false;
+        const request = slot.request;
+        // Removed since it was listed.
         if (!request) continue;
-        this.running.add(key);
+        slot.request = undefined;
+        this.waiting--;
+        slot.running = true;
+        this.running++;
         let pending: MaybePromise<void>;
         try {
-          pending = this.run(key, request);
+          pending = this.run(slot.key, request);
         } catch {
           // `run` reports its own errors; a throw here must still free the slot.
           pending = undefined;
         }
         if (pending instanceof Promise) {
           const done = () => {
-            this.finished(key);
+            this.finished(slot);
             this.pump();
           };
           pending.then(done, done);
         } else {
-          this.finished(key);
+          this.finished(slot);
         }
+      }
+      if (this.readyHead === this.ready.length) {
+        this.ready = [];
+        this.readyHead = 0;
+      } else if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+        this.ready = this.ready.slice(this.readyHead);
+        this.readyHead = 0;
       }
     } finally {
       this.pumping = false;
@@ -101,9 +148,11 @@ export class PushQueue<K> {
     this.notifyIfIdle();
   }
 
-  private finished(key: K): void {
-    this.running.delete(key);
-    if (this.waiting.has(key)) this.ready.add(key);
+  private finished(slot: Slot<K>): void {
+    slot.running = false;
+    this.running--;
+    if (slot.request) this.list(slot);
+    else if (slot.removed) this.slots.delete(slot.key);
   }
 
   private notifyIfIdle(): void {

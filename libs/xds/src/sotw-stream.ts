@@ -124,21 +124,26 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     cause: ResponseCause,
     started: number,
   ): MaybePromise<boolean> {
-    const { versionInfo: version, nonce } = response;
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
-    state.sent = { version, nonce, at: Date.now(), resources: resources.length, bytes };
-    const sent = () => {
-      this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
-      if (this.log.isLevelEnabled('debug'))
-        this.log.debug(
-          { connection: this.id, type: state.typeUrl, version, nonce, resources: resources.length, cause },
-          'sent',
-        );
-      return true;
+    state.sent = {
+      version: response.versionInfo,
+      nonce: response.nonce,
+      at: Date.now(),
+      resources: resources.length,
+      bytes,
     };
     const draining = this.send(response, state.typeUrl);
-    return draining ? draining.then(sent) : sent();
+    if (draining) return draining.then(() => this.sent(state, cause, started));
+    return this.sent(state, cause, started);
+  }
+
+  private sent(state: TypeState, cause: ResponseCause, started: number): true {
+    const { version, nonce, resources, bytes } = state.sent!;
+    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce, resources, cause }, 'sent');
+    return true;
   }
 
   /**
@@ -180,17 +185,14 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     if (!subscription.wildcard) {
       const admitted = subscription.admittedBy(filter, this);
       if (admitted.size === 0) return [];
-      return andThen(
-        this.generate(state, push, (name) => admitted.has(name), admitted),
-        (regenerated) => {
-          if (!regenerated) return undefined;
-          if (regenerated.length < admitted.size) {
-            const present = new Set(regenerated.map((r) => r.name));
-            for (const name of admitted) if (!present.has(name)) held.delete(name);
-          }
-          return recordChanged(held, regenerated);
-        },
-      );
+      return andThen(this.generate(state, push, undefined, admitted), (regenerated) => {
+        if (!regenerated) return undefined;
+        if (regenerated.length < admitted.size) {
+          const present = new Set(regenerated.map((r) => r.name));
+          for (const name of admitted) if (!present.has(name)) held.delete(name);
+        }
+        return recordChanged(held, regenerated);
+      });
     }
     const only = (name: string) => filter(this, state.typeUrl, name);
     return andThen(this.generate(state, push, only), (regenerated) => {

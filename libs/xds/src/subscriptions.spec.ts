@@ -1,4 +1,5 @@
 import { Subscription } from './subscriptions';
+import { TypeUrl, canonicalTypeUrl } from './type-urls';
 import type { ConnectionInfo } from './types';
 
 const connection = {} as ConnectionInfo;
@@ -79,5 +80,13 @@ describe('Subscription', () => {
     expect([...s.admittedBy(filter, connection)]).toEqual(['d', 'e']);
     expect(s.admittedBy(() => false, connection).size).toBe(0);
     expect(asked).toEqual(['a', 'b', 'c', 'b', 'd', 'b', 'd', 'e']);
+  });
+});
+
+describe('canonicalTypeUrl', () => {
+  it('returns the TypeUrl constant itself for an equal string read off the wire, anything else unchanged', () => {
+    const wire = Buffer.from(TypeUrl.ClusterLoadAssignment).toString();
+    expect(canonicalTypeUrl(wire)).toBe(TypeUrl.ClusterLoadAssignment);
+    expect(canonicalTypeUrl('type.googleapis.com/some.Other')).toBe('type.googleapis.com/some.Other');
   });
 });

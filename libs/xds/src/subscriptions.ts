@@ -34,7 +34,13 @@ export class Subscription implements WatchedResources {
   /** Bumped on every change, so what was derived from the names can tell it is stale. */
   private revision = 0;
   private admittedMemo:
-    | { filter: ResourceFilter; connection: ConnectionInfo; revision: number; names: ReadonlySet<string> }
+    | {
+        filter: ResourceFilter;
+        connection: ConnectionInfo;
+        revision: number;
+        names: ReadonlySet<string>;
+        restricted?: WatchedResources;
+      }
     | undefined;
 
   constructor(readonly typeUrl: string) {}
@@ -87,6 +93,16 @@ export class Subscription implements WatchedResources {
     }
     this.admittedMemo = { filter, connection, revision: this.revision, names };
     return names;
+  }
+
+  /**
+   * This type restricted to `names` (a subset of the subscribed names), as a generator is asked for it. The
+   * answer for admittedBy's names is kept with them: a push asks for it once per connection.
+   */
+  restrictedTo(names: ReadonlySet<string>): WatchedResources {
+    const memo = this.admittedMemo;
+    if (memo?.names === names) return (memo.restricted ??= { typeUrl: this.typeUrl, wildcard: false, names });
+    return { typeUrl: this.typeUrl, wildcard: false, names };
   }
 
   /** Applies a delta request's subscribe and unsubscribe lists. */

@@ -1,4 +1,5 @@
 import { TYPE_URL_PREFIX } from '@flotilla/proto';
+import type { PushRequest } from './push-request';
 
 /** The type URLs of the resource types Envoy and proxyless gRPC ask for over ADS. */
 export const TypeUrl = {
@@ -9,6 +10,17 @@ export const TypeUrl = {
   Secret: `${TYPE_URL_PREFIX}envoy.extensions.transport_sockets.tls.v3.Secret`,
   ExtensionConfig: `${TYPE_URL_PREFIX}envoy.config.core.v3.TypedExtensionConfig`,
 } as const;
+
+const CANONICAL = new Map<string, string>(Object.values(TypeUrl).map((t) => [t, t]));
+
+/**
+ * The TypeUrl constant equal to `typeUrl` (else `typeUrl` itself). A type URL read from a request is a string of
+ * its own; kept as the constant, it compares with the constants by reference instead of by its 60-odd characters,
+ * which a push does for every subscribed name of every connection.
+ */
+export function canonicalTypeUrl(typeUrl: string): string {
+  return CANONICAL.get(typeUrl) ?? typeUrl;
+}
 
 const SHORT_NAMES = new Map<string, string>([
   [TypeUrl.Cluster, 'cds'],
@@ -50,6 +62,15 @@ const PUSH_ORDER = [
 ];
 
 const PUSH_RANKED: ReadonlySet<string> = new Set(PUSH_ORDER);
+
+/** inPushOrder of a push's types, made once per push (a push asks it for every connection). */
+const pushOrders = new WeakMap<PushRequest, readonly string[]>();
+
+export function typesInPushOrder(request: PushRequest): readonly string[] {
+  let ordered = pushOrders.get(request);
+  if (!ordered) pushOrders.set(request, (ordered = inPushOrder(request.types)));
+  return ordered;
+}
 
 export function inPushOrder(typeUrls: Iterable<string>): string[] {
   const given = new Set(typeUrls);
