@@ -68,7 +68,8 @@ export class Subscription implements WatchedResources {
     } else {
       this.legacyWildcard = false;
       this.wildcard = resourceNames.includes(WILDCARD);
-      this.names = new Set(resourceNames.filter((n) => n !== WILDCARD));
+      this.names = new Set();
+      for (const name of resourceNames) if (name !== WILDCARD) this.names.add(internName(name));
     }
     const changed = wasWildcard !== this.wildcard || !sameSet(before, this.names);
     if (changed) this.revision++;
@@ -126,7 +127,7 @@ export class Subscription implements WatchedResources {
         if (!this.wildcard) change.wildcardAdded = true;
         this.wildcard = true;
       } else if (!this.names.has(name)) {
-        this.names.add(name);
+        this.names.add(internName(name));
         change.added.push(name);
       }
     }
@@ -148,6 +149,23 @@ export class Subscription implements WatchedResources {
   toJSON(): { wildcard: boolean; names: string[] } {
     return { wildcard: this.wildcard, names: [...this.names].sort() };
   }
+}
+
+/**
+ * One string per subscribed name across all streams. Thousands of proxies subscribe to the same few thousand
+ * names, each decoded from its own request into a string of its own; a push reads every subscribed name of every
+ * stream, and shared strings keep that in a cache-sized working set (and compare by reference). Bounded: past the
+ * limit the table starts afresh (names already interned stay shared).
+ */
+const interned = new Map<string, string>();
+const INTERNED_MAX = 200_000;
+
+function internName(name: string): string {
+  const known = interned.get(name);
+  if (known !== undefined) return known;
+  if (interned.size >= INTERNED_MAX) interned.clear();
+  interned.set(name, name);
+  return name;
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
