@@ -180,12 +180,20 @@ export class PilotXds {
    */
   private endpointFilter(hosts: ReadonlySet<string>): ResourceFilter {
     const inHosts = clusterNamesIn(hosts);
-    return (connection, typeUrl, name) => {
+    const isServerListener = (name: string) => name.startsWith(SERVER_LISTENER_PREFIX);
+    const filter = (connection: ConnectionInfo, typeUrl: string, name: string) => {
       if (typeUrl === TypeUrl.ClusterLoadAssignment) return inHosts(name);
-      return (
-        typeUrl === TypeUrl.Listener && name.startsWith(SERVER_LISTENER_PREFIX) && this.isGrpc(connection)
-      );
+      return typeUrl === TypeUrl.Listener && isServerListener(name) && this.isGrpc(connection);
     };
+    // By name alone: the ADS server finds the streams subscribing to the changed hosts' clusters through its index.
+    return Object.assign(filter, {
+      byName: (typeUrl: string) =>
+        typeUrl === TypeUrl.ClusterLoadAssignment
+          ? inHosts
+          : typeUrl === TypeUrl.Listener
+            ? isServerListener
+            : undefined,
+    });
   }
 
   private scopedFilter(scope: ConfigScope): ResourceFilter {

@@ -11,7 +11,7 @@ import type { AdsServerOptions } from './ads-server';
 import { ResourceSnapshot } from './snapshot';
 import { DeltaTestClient, SotwTestClient, TEST_NODE } from './testing/ads-test-client';
 import { TypeUrl } from './type-urls';
-import type { Generator, ResourceEntry } from './types';
+import type { ConnectionInfo, Generator, ResourceEntry } from './types';
 import { contentVersion, setVersion } from './versions';
 
 const CDS = TypeUrl.Cluster;
@@ -238,6 +238,58 @@ describe('StreamAggregatedResources (SotW)', () => {
     h.ads.push([EDS], { reason: 'endpoint', resources: (_connection, _type, name) => name === 'a' });
     await h.ads.settle();
     await onAB.expectQuiet(200);
+  });
+
+  it('finds the streams of a filter that tests names alone through its index, asking it about those names only', async () => {
+    const h = await start();
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2), endpointsEntry('c', 3)]);
+    const onA = sotw(h);
+    const onBC = sotw(h);
+    const onAll = sotw(h);
+    const gone = sotw(h);
+    onA.send({ node: { ...TEST_NODE, id: 'node-a' }, typeUrl: EDS, resourceNames: ['a'] });
+    onBC.send({ node: { ...TEST_NODE, id: 'node-bc' }, typeUrl: EDS, resourceNames: ['b', 'c'] });
+    onAll.send({ node: { ...TEST_NODE, id: 'node-all' }, typeUrl: EDS, resourceNames: [] });
+    gone.send({ node: { ...TEST_NODE, id: 'node-gone' }, typeUrl: EDS, resourceNames: ['c'] });
+    onA.ack(await onA.next(), ['a']);
+    const bc = await onBC.next();
+    onAll.ack(await onAll.next(), []);
+    await gone.next();
+    // node-bc moves from b and c to a alone; node-gone leaves: neither is subscribed to c any more.
+    onBC.send({ typeUrl: EDS, resourceNames: ['a'], versionInfo: bc.versionInfo, responseNonce: bc.nonce });
+    onBC.ack(await onBC.next(), ['a']);
+    gone.close();
+    await waitFor('the close', () => h.ads.connections().length === 3, 2000, 10);
+    await waitFor('the ACKs', () => h.ads.status().every((c) => c.types[0]?.state === 'ACKED'), 2000, 10);
+
+    const asked: string[] = [];
+    const cChanged = Object.assign(
+      (connection: ConnectionInfo, _type: string, name: string) => {
+        asked.push(`${connection.node.id}:${name}`);
+        return name === 'c';
+      },
+      { byName: (typeUrl: string) => (typeUrl === EDS ? (name: string) => name === 'c' : undefined) },
+    );
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2), endpointsEntry('c', 30)]);
+    h.ads.push([EDS], { reason: 'endpoint', resources: cChanged });
+    // Only the wildcard stream holds c now; the filter was asked about no subscribed name but c (nobody's).
+    const pushed = await onAll.next();
+    expect(namesIn(pushed)).toEqual(['c']);
+    await h.ads.settle();
+    await onA.expectQuiet(200);
+    await onBC.expectQuiet(0);
+    expect(asked.filter((q) => !q.startsWith('node-all:'))).toEqual([]);
+
+    // a changes: both streams subscribed to a (one since its second request) get it, through the index.
+    asked.length = 0;
+    const aChanged = Object.assign((_c: ConnectionInfo, _type: string, name: string) => name === 'a', {
+      byName: () => (name: string) => name === 'a',
+    });
+    h.snapshot.set(EDS, [endpointsEntry('a', 10), endpointsEntry('b', 2), endpointsEntry('c', 30)]);
+    h.ads.push([EDS], { reason: 'endpoint', resources: aChanged });
+    expect(namesIn(await onA.next())).toEqual(['a']);
+    expect(namesIn(await onBC.next())).toEqual(['a']);
+    expect(namesIn(await onAll.next())).toEqual(['a']);
   });
 
   it('writes one response to the connections a generator hands the same resources in a push', async () => {

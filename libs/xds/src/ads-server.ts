@@ -14,6 +14,8 @@ import { PushQueue } from './push-queue';
 import { EncodedResourceCache } from './resource-cache';
 import { ADS_SERVICE } from './response-encoding';
 import { SotwConnection } from './sotw-stream';
+import { SubscriberIndex } from './subscriber-index';
+import { Subscription } from './subscriptions';
 import type { ConnectionStatus } from './status';
 import type { ConnectionInfo, Generator } from './types';
 
@@ -80,6 +82,7 @@ export class AdsServer {
   private readonly queue: PushQueue<AdsConnection>;
   private readonly host: StreamHost;
   private readonly connectionVersion = new WeakMap<AdsConnection, string>();
+  private readonly subscribers = new SubscriberIndex<ConnectionInfo>();
   private connectionCounter = 0;
   private closed = false;
 
@@ -181,9 +184,15 @@ export class AdsServer {
   private dispatch(request: PushRequest, debouncedMs: number, merged: number): void {
     this.metrics?.debounceTime.observe(debouncedMs / 1000);
     let queued = 0;
+    const concerned = request.resources && this.concernedByIndex(request, request.resources);
     for (const connection of this.connections_.values()) {
       if (request.scope && !request.scope(connection)) continue;
-      if (request.resources && !pushAffectsConnection(request, connection)) continue;
+      if (
+        concerned
+          ? !concerned.has(connection)
+          : request.resources && !pushAffectsConnection(request, connection)
+      )
+        continue;
       this.queue.enqueue(connection, request);
       queued++;
     }
@@ -198,6 +207,47 @@ export class AdsServer {
       },
       'push',
     );
+  }
+
+  /**
+   * The streams a filtered push may change anything for, found through the subscriber index: those subscribing to
+   * a name the filter admits, and the wildcard subscribers of its types. What each subscription admits is
+   * remembered for the push (`Subscription.rememberAdmitted`), so it is not asked again. Undefined when the push
+   * is full or one of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
+   */
+  private concernedByIndex(request: PushRequest, filter: ResourceFilter): Set<ConnectionInfo> | undefined {
+    if (request.full || !filter.byName) return undefined;
+    const tests: [string, (name: string) => boolean][] = [];
+    for (const typeUrl of request.types) {
+      const test = filter.byName(typeUrl);
+      if (!test) return undefined;
+      tests.push([typeUrl, test]);
+    }
+    const concerned = new Set<ConnectionInfo>();
+    const admittedByType = new Map<string, Map<ConnectionInfo, Set<string>>>();
+    for (const [typeUrl, test] of tests) {
+      for (const connection of this.subscribers.wildcards(typeUrl)) concerned.add(connection);
+      const admitted = new Map<ConnectionInfo, Set<string>>();
+      admittedByType.set(typeUrl, admitted);
+      for (const [name, connections] of this.subscribers.names(typeUrl)) {
+        if (!test(name)) continue;
+        for (const connection of connections) {
+          if (!filter(connection, typeUrl, name)) continue;
+          let names = admitted.get(connection);
+          if (!names) admitted.set(connection, (names = new Set()));
+          names.add(name);
+          concerned.add(connection);
+        }
+      }
+    }
+    for (const connection of concerned) {
+      for (const [typeUrl, admitted] of admittedByType) {
+        const watched = connection.watched(typeUrl);
+        if (watched instanceof Subscription && !watched.wildcard)
+          watched.rememberAdmitted(filter, connection, admitted.get(connection) ?? NO_NAMES);
+      }
+    }
+    return concerned;
   }
 
   private accept(connection: AdsConnection): void {
@@ -216,6 +266,7 @@ export class AdsServer {
       cache: this.cache,
       sendTimeoutMs: this.options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
       controlPlane: this.options.controlPlaneId ? { identifier: this.options.controlPlaneId } : undefined,
+      subscribers: this.subscribers,
       generatorFor: (typeUrl) => this.generators.get(typeUrl) ?? this.fallbackGenerator,
       connectionIdFor: (node) => `${node.id}-${++this.connectionCounter}`,
       register: (connection) => {
@@ -246,6 +297,8 @@ export class AdsServer {
     }
   }
 }
+
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 function defaultProxyVersion(node: core.Node): string {
   const fromMetadata = node.metadata?.['ISTIO_VERSION'];

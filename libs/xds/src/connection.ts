@@ -9,6 +9,7 @@ import { pushAffectsWatched } from './push-request';
 import type { PushRequest } from './push-request';
 import type { EncodedResourceCache } from './resource-cache';
 import type { ConnectionStatus, TypeStatus } from './status';
+import type { SubscriberIndex } from './subscriber-index';
 import { Subscription } from './subscriptions';
 import { canonicalTypeUrl, inPushOrder, typesInPushOrder } from './type-urls';
 import type { ConnectionInfo, Generator, ResourceEntry, VersionedResource, WatchedResources } from './types';
@@ -26,6 +27,8 @@ export interface StreamHost {
   /** 0 disables the limit. */
   readonly sendTimeoutMs: number;
   readonly controlPlane: core.ControlPlane | undefined;
+  /** Where the streams' subscriptions are indexed by name (see SubscriberIndex). */
+  readonly subscribers?: SubscriberIndex<ConnectionInfo>;
   generatorFor(typeUrl: string): Generator | undefined;
   connectionIdFor(node: core.Node): string;
   /** The stream has identified itself (first request with a node): it now receives pushes. */
@@ -73,8 +76,12 @@ export class TypeState {
    */
   readonly clientVersions = new VersionMap();
 
-  constructor(readonly typeUrl: string) {
-    this.subscription = new Subscription(typeUrl);
+  constructor(
+    readonly typeUrl: string,
+    index?: SubscriberIndex<ConnectionInfo>,
+    owner?: ConnectionInfo,
+  ) {
+    this.subscription = new Subscription(typeUrl, index, owner);
   }
 
   /** Where the last response stands: not sent, waiting for its ACK/NACK, ACKed or NACKed. */
@@ -226,6 +233,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.host.unregister(this);
+    for (const state of this.types.values()) state.subscription.detach();
     for (const listener of this.closeListeners) listener();
     this.closeListeners.clear();
   }
@@ -308,7 +316,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
     const existing = this.types.get(typeUrl);
     if (existing) return { state: existing, first: false };
     const canonical = canonicalTypeUrl(typeUrl);
-    const state = new TypeState(canonical);
+    const state = new TypeState(canonical, this.host.subscribers, this);
     this.types.set(canonical, state);
     return { state, first: true };
   }

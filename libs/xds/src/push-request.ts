@@ -10,7 +10,15 @@ export type PushScope = (connection: ConnectionInfo) => boolean;
  * regenerates only those resources: connections watching none of them are not pushed at all, and a SotW response
  * of a type that is not full state (RDS, EDS) carries only the changed ones, which the protocol allows.
  */
-export type ResourceFilter = (connection: ConnectionInfo, typeUrl: string, name: string) => boolean;
+export type ResourceFilter = ((connection: ConnectionInfo, typeUrl: string, name: string) => boolean) & {
+  /**
+   * A test of names alone, by type, that every name the filter admits passes (undefined for a type it has none
+   * for). With one for each of a push's types, the server finds the streams concerned through its index of
+   * subscribed names, asking the filter only about the names that pass, instead of asking every stream about
+   * every name it subscribes to.
+   */
+  readonly byName?: (typeUrl: string) => ((name: string) => boolean) | undefined;
+};
 
 /**
  * One push, possibly merged from many changes by the debouncer and the push queue. A full push regenerates every

@@ -1,4 +1,5 @@
 import type { ResourceFilter } from './push-request';
+import type { SubscriberIndex } from './subscriber-index';
 import type { ConnectionInfo, WatchedResources } from './types';
 
 const NONE: ReadonlySet<string> = new Set();
@@ -43,7 +44,12 @@ export class Subscription implements WatchedResources {
       }
     | undefined;
 
-  constructor(readonly typeUrl: string) {}
+  /** `index`, when given, is kept up to date with this subscription's names and wildcard, for `owner`. */
+  constructor(
+    readonly typeUrl: string,
+    private readonly index?: SubscriberIndex<ConnectionInfo>,
+    private readonly owner?: ConnectionInfo,
+  ) {}
 
   /** Whether anything would be sent: a wildcard or at least one name. */
   get active(): boolean {
@@ -72,8 +78,29 @@ export class Subscription implements WatchedResources {
       for (const name of resourceNames) if (name !== WILDCARD) this.names.add(internName(name));
     }
     const changed = wasWildcard !== this.wildcard || !sameSet(before, this.names);
-    if (changed) this.revision++;
+    if (changed) {
+      this.revision++;
+      this.reindex(before, wasWildcard);
+    }
     return changed;
+  }
+
+  /** Takes this subscription out of the index (its stream closed). */
+  detach(): void {
+    this.reindex(this.names, this.wildcard, NONE, false);
+  }
+
+  private reindex(
+    before: ReadonlySet<string>,
+    wasWildcard: boolean,
+    after: ReadonlySet<string> = this.names,
+    wildcard = this.wildcard,
+  ): void {
+    const { index, owner } = this;
+    if (!index || !owner) return;
+    for (const name of before) if (!after.has(name)) index.remove(this.typeUrl, name, owner);
+    for (const name of after) if (!before.has(name)) index.add(this.typeUrl, name, owner);
+    if (wasWildcard !== wildcard) index.setWildcard(this.typeUrl, owner, wildcard);
   }
 
   /**
@@ -94,6 +121,14 @@ export class Subscription implements WatchedResources {
     }
     this.admittedMemo = { filter, connection, revision: this.revision, names };
     return names;
+  }
+
+  /**
+   * Records what admittedBy would answer for this filter and connection, found another way (the server finds a
+   * push's subscribers through its index, by the names the filter admits).
+   */
+  rememberAdmitted(filter: ResourceFilter, connection: ConnectionInfo, names: ReadonlySet<string>): void {
+    this.admittedMemo = { filter, connection, revision: this.revision, names: names.size > 0 ? names : NONE };
   }
 
   /**
@@ -118,6 +153,7 @@ export class Subscription implements WatchedResources {
       wildcardAdded: false,
       wildcardRemoved: false,
     };
+    const wasWildcard = this.wildcard;
     if (first && subscribe.length === 0 && !unsubscribe.includes(WILDCARD)) {
       this.wildcard = true;
       change.wildcardAdded = true;
@@ -127,7 +163,9 @@ export class Subscription implements WatchedResources {
         if (!this.wildcard) change.wildcardAdded = true;
         this.wildcard = true;
       } else if (!this.names.has(name)) {
-        this.names.add(internName(name));
+        const interned = internName(name);
+        this.names.add(interned);
+        if (this.owner) this.index?.add(this.typeUrl, interned, this.owner);
         change.added.push(name);
       }
     }
@@ -136,9 +174,12 @@ export class Subscription implements WatchedResources {
         if (this.wildcard) change.wildcardRemoved = true;
         this.wildcard = false;
       } else if (this.names.delete(name)) {
+        if (this.owner) this.index?.remove(this.typeUrl, name, this.owner);
         change.removed.push(name);
       }
     }
+    if (this.owner && wasWildcard !== this.wildcard)
+      this.index?.setWildcard(this.typeUrl, this.owner, this.wildcard);
     if (change.added.length || change.removed.length || change.wildcardAdded || change.wildcardRemoved) {
       this.revision++;
     }
