@@ -82,7 +82,7 @@ export class AdsServer {
   private readonly queue: PushQueue<AdsConnection>;
   private readonly host: StreamHost;
   private readonly connectionVersion = new WeakMap<AdsConnection, string>();
-  private readonly subscribers = new SubscriberIndex<ConnectionInfo>();
+  private readonly subscribers = new SubscriberIndex<Subscription>();
   private connectionCounter = 0;
   private closed = false;
 
@@ -211,11 +211,12 @@ export class AdsServer {
 
   /**
    * The streams a filtered push may change anything for, found through the subscriber index: those subscribing to
-   * a name the filter admits, and the wildcard subscribers of its types. What each subscription admits is
-   * remembered for the push (`Subscription.rememberAdmitted`), so it is not asked again. Undefined when the push
-   * is full or one of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
+   * a name the filter admits, and the wildcard subscribers of its types. The names each subscription admits are
+   * recorded for the push as they are found (`Subscription.admit`), so they are not asked again. Undefined when
+   * the push is full or one of its types has no test of names alone (`ResourceFilter.byName`): then every stream
+   * is asked.
    */
-  private concernedByIndex(request: PushRequest, filter: ResourceFilter): Set<ConnectionInfo> | undefined {
+  private concernedByIndex(request: PushRequest, filter: ResourceFilter): Set<AdsConnection> | undefined {
     if (request.full || !filter.byName) return undefined;
     const tests: [string, (name: string) => boolean][] = [];
     for (const typeUrl of request.types) {
@@ -223,28 +224,18 @@ export class AdsServer {
       if (!test) return undefined;
       tests.push([typeUrl, test]);
     }
-    const concerned = new Set<ConnectionInfo>();
-    const admittedByType = new Map<string, Map<ConnectionInfo, Set<string>>>();
+    const concerned = new Set<AdsConnection>();
     for (const [typeUrl, test] of tests) {
-      for (const connection of this.subscribers.wildcards(typeUrl)) concerned.add(connection);
-      const admitted = new Map<ConnectionInfo, Set<string>>();
-      admittedByType.set(typeUrl, admitted);
-      for (const [name, connections] of this.subscribers.names(typeUrl)) {
+      for (const subscription of this.subscribers.wildcards(typeUrl))
+        concerned.add(subscription.owner as AdsConnection);
+      for (const [name, subscriptions] of this.subscribers.names(typeUrl)) {
         if (!test(name)) continue;
-        for (const connection of connections) {
+        for (const subscription of subscriptions) {
+          const connection = subscription.owner as AdsConnection;
           if (!filter(connection, typeUrl, name)) continue;
-          let names = admitted.get(connection);
-          if (!names) admitted.set(connection, (names = new Set()));
-          names.add(name);
+          subscription.admit(filter, connection, name);
           concerned.add(connection);
         }
-      }
-    }
-    for (const connection of concerned) {
-      for (const [typeUrl, admitted] of admittedByType) {
-        const watched = connection.watched(typeUrl);
-        if (watched instanceof Subscription && !watched.wildcard)
-          watched.rememberAdmitted(filter, connection, admitted.get(connection) ?? NO_NAMES);
       }
     }
     return concerned;
@@ -297,8 +288,6 @@ export class AdsServer {
     }
   }
 }
-
-const NO_NAMES: ReadonlySet<string> = new Set();
 
 function defaultProxyVersion(node: core.Node): string {
   const fromMetadata = node.metadata?.['ISTIO_VERSION'];

@@ -28,7 +28,7 @@ export interface StreamHost {
   readonly sendTimeoutMs: number;
   readonly controlPlane: core.ControlPlane | undefined;
   /** Where the streams' subscriptions are indexed by name (see SubscriberIndex). */
-  readonly subscribers?: SubscriberIndex<ConnectionInfo>;
+  readonly subscribers?: SubscriberIndex<Subscription>;
   generatorFor(typeUrl: string): Generator | undefined;
   connectionIdFor(node: core.Node): string;
   /** The stream has identified itself (first request with a node): it now receives pushes. */
@@ -78,7 +78,7 @@ export class TypeState {
 
   constructor(
     readonly typeUrl: string,
-    index?: SubscriberIndex<ConnectionInfo>,
+    index?: SubscriberIndex<Subscription>,
     owner?: ConnectionInfo,
   ) {
     this.subscription = new Subscription(typeUrl, index, owner);

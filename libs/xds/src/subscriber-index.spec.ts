@@ -26,14 +26,20 @@ function expected(subscriptions: { owner: ConnectionInfo; subscription: Subscrip
   return { names, wildcards };
 }
 
-function actual(index: SubscriberIndex<ConnectionInfo>) {
+function actual(index: SubscriberIndex<Subscription>) {
   const names = new Map<string, Map<string, Set<ConnectionInfo>>>();
   const wildcards = new Map<string, Set<ConnectionInfo>>();
   for (const type of TYPES) {
     if (index.names(type).size > 0) {
-      names.set(type, new Map([...index.names(type)].map(([name, owners]) => [name, new Set(owners)])));
+      names.set(
+        type,
+        new Map(
+          [...index.names(type)].map(([name, subs]) => [name, new Set([...subs].map((sub) => sub.owner!))]),
+        ),
+      );
     }
-    if (index.wildcards(type).size > 0) wildcards.set(type, new Set(index.wildcards(type)));
+    if (index.wildcards(type).size > 0)
+      wildcards.set(type, new Set([...index.wildcards(type)].map((sub) => sub.owner!)));
   }
   return { names, wildcards };
 }
@@ -59,7 +65,7 @@ describe('SubscriberIndex', () => {
   it('always equals the index recomputed from the subscriptions, through any requests and closes', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
-        const index = new SubscriberIndex<ConnectionInfo>();
+        const index = new SubscriberIndex<Subscription>();
         const owners = [0, 1, 2, 3].map((i) => ({ id: `c${i}` }) as ConnectionInfo);
         // Per owner and type, the subscription (a stream's TypeState holds one per type it has asked for).
         let live = new Map<string, { owner: ConnectionInfo; subscription: Subscription }>();

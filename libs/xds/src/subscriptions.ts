@@ -44,11 +44,11 @@ export class Subscription implements WatchedResources {
       }
     | undefined;
 
-  /** `index`, when given, is kept up to date with this subscription's names and wildcard, for `owner`. */
+  /** `index`, when given, is kept up to date with this subscription's names and wildcard; `owner` is its stream. */
   constructor(
     readonly typeUrl: string,
-    private readonly index?: SubscriberIndex<ConnectionInfo>,
-    private readonly owner?: ConnectionInfo,
+    private readonly index?: SubscriberIndex<Subscription>,
+    readonly owner?: ConnectionInfo,
   ) {}
 
   /** Whether anything would be sent: a wildcard or at least one name. */
@@ -96,11 +96,11 @@ export class Subscription implements WatchedResources {
     after: ReadonlySet<string> = this.names,
     wildcard = this.wildcard,
   ): void {
-    const { index, owner } = this;
-    if (!index || !owner) return;
-    for (const name of before) if (!after.has(name)) index.remove(this.typeUrl, name, owner);
-    for (const name of after) if (!before.has(name)) index.add(this.typeUrl, name, owner);
-    if (wasWildcard !== wildcard) index.setWildcard(this.typeUrl, owner, wildcard);
+    const index = this.index;
+    if (!index) return;
+    for (const name of before) if (!after.has(name)) index.remove(this.typeUrl, name, this);
+    for (const name of after) if (!before.has(name)) index.add(this.typeUrl, name, this);
+    if (wasWildcard !== wildcard) index.setWildcard(this.typeUrl, this, wildcard);
   }
 
   /**
@@ -124,11 +124,22 @@ export class Subscription implements WatchedResources {
   }
 
   /**
-   * Records what admittedBy would answer for this filter and connection, found another way (the server finds a
-   * push's subscribers through its index, by the names the filter admits).
+   * Adds `name` to what `filter` admits for `connection`, as the server finds it through its index (every name
+   * the filter admits of this subscription is added before the push asks admittedBy).
    */
-  rememberAdmitted(filter: ResourceFilter, connection: ConnectionInfo, names: ReadonlySet<string>): void {
-    this.admittedMemo = { filter, connection, revision: this.revision, names: names.size > 0 ? names : NONE };
+  admit(filter: ResourceFilter, connection: ConnectionInfo, name: string): void {
+    let memo = this.admittedMemo;
+    if (
+      !memo ||
+      memo.filter !== filter ||
+      memo.connection !== connection ||
+      memo.revision !== this.revision ||
+      memo.names === NONE
+    ) {
+      memo = { filter, connection, revision: this.revision, names: new Set<string>() };
+      this.admittedMemo = memo;
+    }
+    (memo.names as Set<string>).add(name);
   }
 
   /**
@@ -165,7 +176,7 @@ export class Subscription implements WatchedResources {
       } else if (!this.names.has(name)) {
         const interned = internName(name);
         this.names.add(interned);
-        if (this.owner) this.index?.add(this.typeUrl, interned, this.owner);
+        this.index?.add(this.typeUrl, interned, this);
         change.added.push(name);
       }
     }
@@ -174,12 +185,11 @@ export class Subscription implements WatchedResources {
         if (this.wildcard) change.wildcardRemoved = true;
         this.wildcard = false;
       } else if (this.names.delete(name)) {
-        if (this.owner) this.index?.remove(this.typeUrl, name, this.owner);
+        this.index?.remove(this.typeUrl, name, this);
         change.removed.push(name);
       }
     }
-    if (this.owner && wasWildcard !== this.wildcard)
-      this.index?.setWildcard(this.typeUrl, this.owner, this.wildcard);
+    if (wasWildcard !== this.wildcard) this.index?.setWildcard(this.typeUrl, this, this.wildcard);
     if (change.added.length || change.removed.length || change.wildcardAdded || change.wildcardRemoved) {
       this.revision++;
     }
