@@ -15,7 +15,7 @@ import { EncodedResourceCache } from './resource-cache';
 import { ADS_SERVICE } from './response-encoding';
 import { SotwConnection } from './sotw-stream';
 import { SubscriberIndex } from './subscriber-index';
-import { Subscription } from './subscriptions';
+import type { Subscription } from './subscriptions';
 import type { ConnectionStatus } from './status';
 import type { ConnectionInfo, Generator } from './types';
 
