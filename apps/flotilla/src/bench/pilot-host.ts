@@ -11,9 +11,20 @@ import { ads, discovery } from '@flotilla/proto';
 import { appEntryPoint } from '../paths';
 
 export type HostRequest =
-  | { type: 'change'; what: 'vs' | 'endpoint'; round: number }
+  | { type: 'change'; what: ChangeKind; round: number }
   | { type: 'fanout'; responses: string[] }
   | { type: 'stats' };
+
+/**
+ * A VirtualService change or an endpoint change of svc-0 (which every proxy dials), or an endpoint change of the
+ * service `SPARSE_SERVICE`, which only a few proxies dial.
+ */
+export type ChangeKind = 'vs' | 'endpoint' | 'sparse-endpoint';
+
+/** The last service: the load simulator spreads the other services over the proxies, a handful each. */
+export function sparseService(services: number): number {
+  return services - 1;
+}
 
 export type HostReply =
   | { type: 'ready'; port: number }
@@ -184,12 +195,16 @@ function runPilot(
     sendMs,
     port: serve([server.definition, server.implementation]),
     // Galley sends a changed collection whole, so a change replaces the whole collection here too.
-    change(what: 'vs' | 'endpoint', round: number): void {
+    change(what: ChangeKind, round: number): void {
       if (what === 'vs') {
         virtualServices[0] = res(virtualService(0, 75 - (round % 10) * 5));
         model.apply(COLLECTION('VirtualService'), [...virtualServices]);
-      } else {
+      } else if (what === 'endpoint') {
         workloadEntries[1] = res(workloadEntry(0, 'v2', `10.255.${round % 250}.2`));
+        model.apply(COLLECTION('WorkloadEntry'), [...workloadEntries]);
+      } else {
+        const i = sparseService(services);
+        workloadEntries[2 * i + 1] = res(workloadEntry(i, 'v2', `10.254.${round % 250}.2`));
         model.apply(COLLECTION('WorkloadEntry'), [...workloadEntries]);
       }
     },
