@@ -84,6 +84,35 @@ export class TypeState {
     this.subscription = new Subscription(typeUrl, index, owner);
   }
 
+  /**
+   * Records a response as sent. The record is updated in place: a push writes thousands of them, and a fresh
+   * object per stream and push would outlive the young generation and be copied out of it.
+   */
+  recordSent(version: string, nonce: string, resources: number, bytes: number): void {
+    const sent = this.sent;
+    if (!sent) {
+      this.sent = { version, nonce, at: Date.now(), resources, bytes };
+      return;
+    }
+    sent.version = version;
+    sent.nonce = nonce;
+    sent.at = Date.now();
+    sent.resources = resources;
+    sent.bytes = bytes;
+  }
+
+  /** Records an ACK, in place as recordSent does. */
+  recordAck(version: string, nonce: string): void {
+    const acked = this.acked;
+    if (!acked) {
+      this.acked = { version, nonce, at: Date.now() };
+      return;
+    }
+    acked.version = version;
+    acked.nonce = nonce;
+    acked.at = Date.now();
+  }
+
   /** Where the last response stands: not sent, waiting for its ACK/NACK, ACKed or NACKed. */
   get state(): TypeStatus['state'] {
     if (!this.sent) return 'NOT_SENT';
@@ -322,7 +351,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
   }
 
   protected recordAck(state: TypeState, version: string, nonce: string): void {
-    state.acked = { version, nonce, at: Date.now() };
+    state.recordAck(version, nonce);
     // Per ACK, on every connection: skip building the log record unless debug logging is on.
     if (this.log.isLevelEnabled('debug'))
       this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce }, 'ACK');

@@ -138,7 +138,7 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
       nonce,
       controlPlane: this.host.controlPlane,
     };
-    state.sent = { version, nonce, at: Date.now(), resources: updated.length, bytes };
+    state.recordSent(version, nonce, updated.length, bytes);
     const sent = () => {
       this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
       this.log.debug(

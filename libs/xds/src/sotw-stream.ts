@@ -126,13 +126,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
   ): MaybePromise<boolean> {
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
-    state.sent = {
-      version: response.versionInfo,
-      nonce: response.nonce,
-      at: Date.now(),
-      resources: resources.length,
-      bytes,
-    };
+    state.recordSent(response.versionInfo, response.nonce, resources.length, bytes);
     const draining = this.send(response, state.typeUrl);
     if (draining) return draining.then(() => this.sent(state, cause, started));
     return this.sent(state, cause, started);

@@ -119,8 +119,22 @@ export class Subscription implements WatchedResources {
       if (names === NONE) names = new Set();
       (names as Set<string>).add(name);
     }
-    this.admittedMemo = { filter, connection, revision: this.revision, names };
+    this.remember(filter, connection, names);
     return names;
+  }
+
+  /** Keeps admittedBy's answer, in the memo object already there (one per subscription, not one per push). */
+  private remember(filter: ResourceFilter, connection: ConnectionInfo, names: ReadonlySet<string>): void {
+    const memo = this.admittedMemo;
+    if (!memo) {
+      this.admittedMemo = { filter, connection, revision: this.revision, names };
+      return;
+    }
+    memo.filter = filter;
+    memo.connection = connection;
+    memo.revision = this.revision;
+    memo.names = names;
+    memo.restricted = undefined;
   }
 
   /**
@@ -128,7 +142,7 @@ export class Subscription implements WatchedResources {
    * the filter admits of this subscription is added before the push asks admittedBy).
    */
   admit(filter: ResourceFilter, connection: ConnectionInfo, name: string): void {
-    let memo = this.admittedMemo;
+    const memo = this.admittedMemo;
     if (
       !memo ||
       memo.filter !== filter ||
@@ -136,8 +150,8 @@ export class Subscription implements WatchedResources {
       memo.revision !== this.revision ||
       memo.names === NONE
     ) {
-      memo = { filter, connection, revision: this.revision, names: new Set<string>() };
-      this.admittedMemo = memo;
+      this.remember(filter, connection, new Set([name]));
+      return;
     }
     (memo.names as Set<string>).add(name);
   }
