@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { core } from '@flotilla/proto';
@@ -447,6 +448,40 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       'generator failed; the connection keeps the config it was last sent',
     );
     return undefined;
+  }
+
+  /**
+   * Writes a response of `state`'s type, recorded as sent beforehand (`TypeState.recordSent`: its ACK may come
+   * before the write drains), and counts it (pilot_xds_pushes, push time, config size) and logs it once written.
+   * `detail` adds to the debug log record.
+   */
+  protected deliver(
+    state: TypeState,
+    response: Res,
+    cause: ResponseCause,
+    started: number,
+    detail?: Record<string, unknown>,
+  ): MaybePromise<true> {
+    const draining = this.send(response, state.typeUrl);
+    if (draining) return draining.then(() => this.delivered(state, cause, started, detail));
+    return this.delivered(state, cause, started, detail);
+  }
+
+  private delivered(
+    state: TypeState,
+    cause: ResponseCause,
+    started: number,
+    detail: Record<string, unknown> | undefined,
+  ): true {
+    const { version, nonce, resources, bytes } = state.sent!;
+    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        { connection: this.id, type: state.typeUrl, version, nonce, resources, cause, ...detail },
+        'sent',
+      );
+    }
+    return true;
   }
 
   /**

@@ -139,22 +139,6 @@ export class DeltaConnection extends AdsConnection<Request, Response> {
       controlPlane: this.host.controlPlane,
     };
     state.recordSent(version, nonce, updated.length, bytes);
-    const sent = () => {
-      this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
-      this.log.debug(
-        {
-          connection: this.id,
-          type: state.typeUrl,
-          nonce,
-          updated: updated.length,
-          removed: removed.length,
-          cause,
-        },
-        'sent',
-      );
-      return true;
-    };
-    const draining = this.send(response, state.typeUrl);
-    return draining ? draining.then(sent) : sent();
+    return this.deliver(state, response, cause, started, { removed: removed.length });
   }
 }

@@ -127,17 +127,7 @@ export class SotwConnection extends AdsConnection<Request, Response> {
     let bytes = 0;
     for (const r of resources) bytes += r.resource.value.length;
     state.recordSent(response.versionInfo, response.nonce, resources.length, bytes);
-    const draining = this.send(response, state.typeUrl);
-    if (draining) return draining.then(() => this.sent(state, cause, started));
-    return this.sent(state, cause, started);
-  }
-
-  private sent(state: TypeState, cause: ResponseCause, started: number): true {
-    const { version, nonce, resources, bytes } = state.sent!;
-    this.host.metrics?.sent(state.typeUrl, (performance.now() - started) / 1000, bytes);
-    if (this.log.isLevelEnabled('debug'))
-      this.log.debug({ connection: this.id, type: state.typeUrl, version, nonce, resources, cause }, 'sent');
-    return true;
+    return this.deliver(state, response, cause, started);
   }
 
   /**
