@@ -184,15 +184,11 @@ export class AdsServer {
   private dispatch(request: PushRequest, debouncedMs: number, merged: number): void {
     this.metrics?.debounceTime.observe(debouncedMs / 1000);
     let queued = 0;
+    // The streams the subscriber index finds, when it can; else every stream, asked in turn.
     const concerned = request.resources && this.concernedByIndex(request, request.resources);
-    for (const connection of this.connections_.values()) {
+    for (const connection of concerned ?? this.connections_.values()) {
       if (request.scope && !request.scope(connection)) continue;
-      if (
-        concerned
-          ? !concerned.has(connection)
-          : request.resources && !pushAffectsConnection(request, connection)
-      )
-        continue;
+      if (!concerned && request.resources && !pushAffectsConnection(request, connection)) continue;
       this.queue.enqueue(connection, request);
       queued++;
     }
