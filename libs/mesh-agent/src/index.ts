@@ -11,6 +11,7 @@ export {
   SECRET_TYPE_URL,
   SdsServer,
   WORKLOAD_SECRET_NAME,
+  sdsGrpcCluster,
   sdsSecretConfig,
   secretResource,
 } from './sds-server';

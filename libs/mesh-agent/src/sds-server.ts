@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
-import { configSource, discovery, packAny, sds, tlsSecret, typeUrlOf } from '@flotilla/proto';
+import {
+  cluster,
+  configSource,
+  discovery,
+  packAny,
+  sds,
+  tlsSecret,
+  typeUrlOf,
+  upstreamHttp,
+} from '@flotilla/proto';
 import type { WorkloadSecret } from './certificate-fetcher';
 import type { SecretManager } from './secret-manager';
 
@@ -13,6 +22,31 @@ export const SECRET_TYPE_URL = typeUrlOf(tlsSecret.Secret);
 export const SDS_CLUSTER = 'sds-grpc';
 /** Where Istio's agent serves SDS, relative to Envoy's working directory: the sds-grpc cluster's pipe. */
 export const SDS_SOCKET_PATH = './var/run/secrets/workload-spiffe-uds/socket';
+
+/**
+ * The bootstrap cluster "sds-grpc": the agent's SDS server on its Unix socket, over HTTP/2 as gRPC needs. It
+ * belongs in Envoy's bootstrap (as in Istio's); pilot never sends it over CDS, which cannot replace a static cluster.
+ */
+export function sdsGrpcCluster(
+  socketPath = SDS_SOCKET_PATH,
+  connectTimeout = { seconds: 1, nanos: 0 },
+): cluster.Cluster {
+  return cluster.Cluster.fromPartial({
+    name: SDS_CLUSTER,
+    type: cluster.Cluster_DiscoveryType.STATIC,
+    connectTimeout,
+    loadAssignment: {
+      clusterName: SDS_CLUSTER,
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }],
+    },
+    typedExtensionProtocolOptions: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(
+        upstreamHttp.HttpProtocolOptions,
+        upstreamHttp.HttpProtocolOptions.fromPartial({ explicitHttpConfig: { http2ProtocolOptions: {} } }),
+      ),
+    },
+  });
+}
 
 /**
  * How Envoy asks for the secret `name` (WORKLOAD_SECRET_NAME or ROOT_SECRET_NAME): SDS over the bootstrap's

@@ -1,12 +1,12 @@
 // The Envoy bootstrap of a Flotilla sidecar, in the shape of Istio's tools/packaging/common/envoy_bootstrap.json:
 // the node's identity and metadata, the admin port, two static clusters — xds-grpc (pilot, ADS over HTTP/2 and
-// mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket) — and LDS/CDS from ADS over xds-grpc (RDS, EDS and
+// mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket, built by libs/mesh-agent) — and LDS/CDS from ADS over xds-grpc (RDS, EDS and
 // SDS come from the resources those name).
 import {
   ROOT_SECRET_NAME,
-  SDS_CLUSTER,
   SDS_SOCKET_PATH,
   WORKLOAD_SECRET_NAME,
+  sdsGrpcCluster,
   sdsSecretConfig,
 } from '@flotilla/mesh-agent';
 import {
@@ -273,16 +273,7 @@ export function buildBootstrap(options: BootstrapOptions): bootstrap.Bootstrap {
           typedExtensionProtocolOptions: http2Only(),
           transportSocket: xdsTransportSocket(options, pilot.host),
         }),
-        cluster.Cluster.fromPartial({
-          name: SDS_CLUSTER,
-          type: cluster.Cluster_DiscoveryType.STATIC,
-          connectTimeout,
-          loadAssignment: {
-            clusterName: SDS_CLUSTER,
-            endpoints: [{ lbEndpoints: [{ endpoint: { address: { pipe: { path: options.sdsSocket } } } }] }],
-          },
-          typedExtensionProtocolOptions: http2Only(),
-        }),
+        sdsGrpcCluster(options.sdsSocket, connectTimeout),
       ],
     },
   });

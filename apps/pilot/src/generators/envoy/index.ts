@@ -8,4 +8,3 @@ export {
   VIRTUAL_OUTBOUND,
 } from './common';
 export type { MeshConfig, OutboundTrafficPolicyMode } from './common';
-export { sdsGrpcCluster } from './tls';

@@ -1,18 +1,10 @@
-// TLS for Envoy: upstream TLS from DestinationRule tls settings, downstream TLS for gateway servers, and the
-// cluster of the mesh agent's SDS ("sds-grpc" over its Unix socket), which serves the workload certificate
-// "default" and the mesh trust bundle "ROOTCA" (secret names and SDS config from libs/mesh-agent, shared with
-// authn.ts and `flotilla bootstrap`).
-import { cluster, core, packAny, tls, tlsCommon, tlsSecret, upstreamHttp } from '@flotilla/proto';
+// TLS for Envoy: upstream TLS from DestinationRule tls settings and downstream TLS for gateway servers, with the
+// workload certificate "default" and the mesh trust bundle "ROOTCA" from the mesh agent's SDS (secret names, SDS
+// config and the bootstrap's sds-grpc cluster from libs/mesh-agent, shared with authn.ts and `flotilla bootstrap`).
+import { core, packAny, tls, tlsCommon, tlsSecret, upstreamHttp } from '@flotilla/proto';
 import type { protobufAny } from '@flotilla/proto';
-import {
-  ROOT_SECRET_NAME,
-  SDS_CLUSTER,
-  SDS_SOCKET_PATH,
-  WORKLOAD_SECRET_NAME,
-  sdsSecretConfig,
-} from '@flotilla/mesh-agent';
+import { ROOT_SECRET_NAME, WORKLOAD_SECRET_NAME, sdsSecretConfig } from '@flotilla/mesh-agent';
 import { TLS_TRANSPORT_SOCKET } from './authn';
-import { DEFAULT_CONNECT_TIMEOUT } from './common';
 import type { ClientTlsSettings, ServerTlsSettings } from './istio-networking';
 
 /** Istio's ALPN for sidecar-to-sidecar mTLS (metadata exchange, then Istio's own marker). */
@@ -184,23 +176,4 @@ export function http1ProtocolOptions(common: CommonHttpOptions): Record<string, 
       }),
     ),
   };
-}
-
-/**
- * "sds-grpc": the mesh agent's SDS server over its Unix socket (HTTP/2, as gRPC needs), which the SDS configs
- * above name. It belongs in the bootstrap (as in Istio); pilot does not send it over CDS, which cannot replace a
- * static cluster. Kept here as the reference shape of that cluster for tests and tools.
- */
-export function sdsGrpcCluster(): cluster.Cluster {
-  return cluster.Cluster.fromPartial({
-    name: SDS_CLUSTER,
-    type: cluster.Cluster_DiscoveryType.STATIC,
-    connectTimeout: DEFAULT_CONNECT_TIMEOUT,
-    lbPolicy: cluster.Cluster_LbPolicy.ROUND_ROBIN,
-    loadAssignment: {
-      clusterName: SDS_CLUSTER,
-      endpoints: [{ lbEndpoints: [{ endpoint: { address: { pipe: { path: SDS_SOCKET_PATH } } } }] }],
-    },
-    typedExtensionProtocolOptions: http2ProtocolOptions(),
-  });
 }
