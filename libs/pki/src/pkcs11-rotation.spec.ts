@@ -23,7 +23,13 @@ import {
   RootStoreConflictError,
   remainingLifetimeFraction,
 } from './root-rotation';
-import type { RootKeyCustody, RootStore, StoredRoot, TokenRootKey } from './root-rotation';
+import type {
+  RootKeyCustody,
+  RootRotatorOptions,
+  RootStore,
+  StoredRoot,
+  TokenRootKey,
+} from './root-rotation';
 import { createRootWithSigner } from './signer-root';
 import { keyIdsOnToken, privateKeysOnToken } from './testing/softhsm';
 import { ALICE, BOB, HOUR, OPTIONS, TD, YEAR, issue, verify } from './testing/rotation';
@@ -58,6 +64,21 @@ async function stateWithAgedTokenRoot(keyLabel: string): Promise<FileRootCertifi
 
 /** The CKA_ID a token signer's description names (`… id 0a1b…`). */
 const keyIdOf = (description: string) => /id ([0-9a-f]+)$/.exec(description)![1];
+
+/** Opens a rotator on the token's keys as a restart would, runs `use` with it and closes it whatever happens. */
+async function withRotator(
+  store: RootStore<StoredRoot<TokenRootKey>>,
+  options: RootRotatorOptions,
+  keys: RootKeyCustody<TokenRootKey>,
+  use: (rotator: RootRotator<TokenRootKey>) => Promise<void>,
+): Promise<void> {
+  const rotator = await RootRotator.open(store, options, keys);
+  try {
+    await use(rotator);
+  } finally {
+    await rotator.close();
+  }
+}
 
 /**
  * A root store several rotators share, as replicas share istio-ca-secret: each `view()` is one writer, and a save
@@ -149,13 +170,10 @@ describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
       expect(verify(dir, bundlePath, after).stdout).toMatch(/: OK/);
 
       // A restart finds the new root, the same token key for it, and nothing due.
-      const reopened = await RootRotator.open(store, OPTIONS, new Pkcs11RootKeys(configFor('same-key')));
-      try {
+      await withRotator(store, OPTIONS, new Pkcs11RootKeys(configFor('same-key')), async (reopened) => {
         expect(reopened.root.certificate.equals(rotator.root.certificate)).toBe(true);
         expect(await reopened.check()).toBe('unchanged');
-      } finally {
-        await reopened.close();
-      }
+      });
     } finally {
       await rotator.close();
     }
@@ -196,15 +214,12 @@ describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
       await expect(Pkcs11Signer.open(configFor('new-key'))).rejects.toThrow(
         /2 EC key pairs are labelled "new-key" on token/,
       );
-      const reopened = await RootRotator.open(store, OPTIONS, keys);
-      try {
+      await withRotator(store, OPTIONS, keys, async (reopened) => {
         expect(reopened.material.signer.description).toBe(rotator.material.signer.description);
         const later = await issue(reopened.material, dir, 'carol', ALICE);
         expect(later.chainPem.at(-1)).toBe(newRoot);
         expect(verify(dir, bundlePath, later).stdout).toMatch(/: OK/);
-      } finally {
-        await reopened.close();
-      }
+      });
       // The replaced signer is closed at the next check, and the current one keeps signing.
       expect(await rotator.check()).toBe('unchanged');
       expect(verify(dir, bundlePath, await issue(rotator.material, dir, 'dave', BOB)).stdout).toMatch(/: OK/);
@@ -295,15 +310,12 @@ describe('RootRotator with the root key on a PKCS #11 token (SoftHSM2)', () => {
       expect(verify(dir, bundlePath, await issue(rotator.material, dir, 'alice', ALICE)).stdout).toMatch(
         /: OK/,
       );
-      const reopened = await RootRotator.open(store, OPTIONS, keys);
-      try {
+      await withRotator(store, OPTIONS, keys, async (reopened) => {
         expect(reopened.material.signer.description).toBe(current);
         expect(verify(dir, bundlePath, await issue(reopened.material, dir, 'bob', BOB)).stdout).toMatch(
           /: OK/,
         );
-      } finally {
-        await reopened.close();
-      }
+      });
     } finally {
       await rotator.close();
     }
