@@ -64,6 +64,18 @@ describe('setVersion', () => {
     expect(setVersion([])).toBe('0000000000000000');
   });
 
+  it('gives a pair the same version whether or not its version string was seen with another name first', () => {
+    const pair = pairs([['outbound|9080|v1|svc-0.bench.svc.cluster.local', '0123456789abcdef']]);
+    const alone = setVersion(pair);
+    // Another name with the same version string, then the first again: the memoised pair hashes must not mix.
+    const other = setVersion(pairs([['outbound|9080|v2|svc-0.bench.svc.cluster.local', '0123456789abcdef']]));
+    expect(other).not.toBe(alone);
+    expect(setVersion(pair)).toBe(alone);
+    const map = new VersionMap();
+    map.set('outbound|9080|v2|svc-0.bench.svc.cluster.local', '0123456789abcdef');
+    expect(map.version).toBe(other);
+  });
+
   it('has no collisions among 20,000 single-resource sets of similar names and versions', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 10_000; i++) {

@@ -101,7 +101,32 @@ export class VersionMap extends Map<string, string> {
 let pairLow = 0;
 let pairHigh = 0;
 
+/**
+ * Pair hashes by version string. A push records the same few (name, version) pairs on thousands of connections
+ * (every proxy is sent the same shared resources), and hashing each pair there was the largest part of a push's
+ * own per-connection work. Versions are content hashes, so a version nearly always belongs to one name; a pair
+ * whose version is memoised under another name is hashed and not memoised. Cleared when full.
+ */
+const pairMemo = new Map<string, { name: string; low: number; high: number }>();
+const PAIR_MEMO_LIMIT = 50_000;
+
 function pairHash(name: string, version: string): void {
+  const hit = pairMemo.get(version);
+  if (hit !== undefined) {
+    if (hit.name === name) {
+      pairLow = hit.low;
+      pairHigh = hit.high;
+      return;
+    }
+    hashPair(name, version);
+    return;
+  }
+  hashPair(name, version);
+  if (pairMemo.size >= PAIR_MEMO_LIMIT) pairMemo.clear();
+  pairMemo.set(version, { name, low: pairLow, high: pairHigh });
+}
+
+function hashPair(name: string, version: string): void {
   let a = 0x811c9dc5;
   let b = 0xcbf29ce4;
   for (let i = 0; i < name.length; i++) {
