@@ -243,7 +243,7 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       }
       if (!sent) return;
     }
-    this.host.metrics?.convergence.observe((Date.now() - request.start) / 1000);
+    this.host.metrics?.converged((Date.now() - request.start) / 1000);
   }
 
   /** Ends the stream with a status (a malformed request, shutdown, a client that stopped reading). */

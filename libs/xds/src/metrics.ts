@@ -11,6 +11,9 @@ import { metricTypeOf } from './type-urls';
  * rejects ("counter metrics should have _total suffix"), and every Flotilla /metrics must pass promtool. Counters
  * therefore carry `_total` (`pilot_xds_pushes_total`); gauges and histograms have Istio's exact names.
  */
+/** Observations held before they are handed to prom-client at once, whatever the event loop is doing. */
+const MAX_PENDING = 100_000;
+
 export class XdsMetrics {
   private static readonly byRegistry = new WeakMap<Registry, XdsMetrics>();
 
@@ -37,6 +40,18 @@ export class XdsMetrics {
 
   private readonly connectionCounts = new Map<string, number>();
 
+  /**
+   * Observations made on the push path, not yet in the prom-client metrics: a push records a response on every
+   * connection it reaches, and prom-client works out a series key from the label object on every call (a tenth
+   * of a push's own per-connection work). They are handed over after the push (in the event loop turn that
+   * flushes the writes), or when the metrics are read, whichever comes first.
+   */
+  private readonly pendingTypes: string[] = [];
+  private readonly pendingSeconds: number[] = [];
+  private readonly pendingBytes: number[] = [];
+  private readonly pendingConvergence: number[] = [];
+  private flushScheduled = false;
+
   /** The metrics on `registry`, created on first use (so two servers in one process share them). */
   static on(registry: Registry): XdsMetrics {
     let metrics = XdsMetrics.byRegistry.get(registry);
@@ -49,6 +64,8 @@ export class XdsMetrics {
 
   private constructor(registry: Registry) {
     const registers = [registry];
+    // Read the metrics fed from the push path with everything observed so far.
+    const flush = () => this.flush();
     this.connections = new Gauge({
       name: 'pilot_xds',
       help: 'Number of endpoints connected to this pilot using XDS.',
@@ -57,12 +74,14 @@ export class XdsMetrics {
     });
     this.pushes = new Counter({
       name: 'pilot_xds_pushes_total',
+      collect: flush,
       help: 'Pilot build and send errors for lds, rds, cds and eds.',
       labelNames: ['type'],
       registers,
     });
     this.convergence = new Histogram({
       name: 'pilot_proxy_convergence_time',
+      collect: flush,
       help: 'Delay in seconds between config change and a proxy receiving all required configuration.',
       buckets: [0.1, 0.5, 1, 3, 5, 10, 20, 30],
       registers,
@@ -75,6 +94,7 @@ export class XdsMetrics {
     });
     this.pushTime = new Histogram({
       name: 'pilot_xds_push_time',
+      collect: flush,
       help: 'Total time in seconds Pilot takes to push lds, rds, cds and eds.',
       labelNames: ['type'],
       buckets: [0.01, 0.1, 1, 3, 5, 10, 20, 30],
@@ -88,6 +108,7 @@ export class XdsMetrics {
     });
     this.configSize = new Histogram({
       name: 'pilot_xds_config_size_bytes',
+      collect: flush,
       help: 'Distribution of configuration sizes pushed to clients',
       labelNames: ['type'],
       buckets: [1, 10_000, 1_000_000, 4_000_000, 10_000_000, 40_000_000],
@@ -120,11 +141,35 @@ export class XdsMetrics {
     this.recordConnections(version, -1);
   }
 
+  /** A response written: pilot_xds_pushes_total, pilot_xds_push_time and pilot_xds_config_size_bytes. */
   sent(typeUrl: string, seconds: number, bytes: number): void {
-    const type = metricTypeOf(typeUrl);
-    this.pushes.inc({ type });
-    this.pushTime.observe({ type }, seconds);
-    this.configSize.observe({ type }, bytes);
+    this.pendingTypes.push(typeUrl);
+    this.pendingSeconds.push(seconds);
+    this.pendingBytes.push(bytes);
+    this.scheduleFlush();
+  }
+
+  /** A connection has been sent everything a push had for it: pilot_proxy_convergence_time. */
+  converged(seconds: number): void {
+    this.pendingConvergence.push(seconds);
+    this.scheduleFlush();
+  }
+
+  /** Hands the pending observations to the prom-client metrics. */
+  flush(): void {
+    this.flushScheduled = false;
+    const types = this.pendingTypes;
+    for (let i = 0; i < types.length; i++) {
+      const labels = { type: metricTypeOf(types[i]) };
+      this.pushes.inc(labels);
+      this.pushTime.observe(labels, this.pendingSeconds[i]);
+      this.configSize.observe(labels, this.pendingBytes[i]);
+    }
+    for (const seconds of this.pendingConvergence) this.convergence.observe(seconds);
+    types.length = 0;
+    this.pendingSeconds.length = 0;
+    this.pendingBytes.length = 0;
+    this.pendingConvergence.length = 0;
   }
 
   sendError(typeUrl: string): void {
@@ -137,6 +182,19 @@ export class XdsMetrics {
 
   nonceExpired(typeUrl: string): void {
     this.expiredNonce.inc({ type: metricTypeOf(typeUrl) });
+  }
+
+  private scheduleFlush(): void {
+    // A push storm between event loop turns still holds a bounded number of observations.
+    if (this.pendingTypes.length + this.pendingConvergence.length >= MAX_PENDING) {
+      this.flush();
+      return;
+    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      if (this.flushScheduled) this.flush();
+    });
   }
 
   private recordConnections(version: string, delta: number): void {
