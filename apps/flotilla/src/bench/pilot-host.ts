@@ -54,8 +54,10 @@ interface PilotModules {
     generators: unknown;
     debounce: { afterMs: number; endpoints: boolean };
     controlPlaneId: string;
+    registry: unknown;
   }) => { definition: Service[0]; implementation: Service[1]; idle(): Promise<void>; close(): void };
   mcpResourceOf(o: { namespace: string; name: string; spec: unknown }): unknown;
+  Registry: new () => unknown;
 }
 
 function pilotModules(): PilotModules {
@@ -67,6 +69,7 @@ function pilotModules(): PilotModules {
     PilotXds: pilotRequire('./xds.js').PilotXds,
     AdsServer: pilotRequire('@flotilla/xds').AdsServer,
     mcpResourceOf: pilotRequire('@flotilla/mcp').mcpResourceOf,
+    Registry: pilotRequire('prom-client').Registry,
   };
 }
 
@@ -183,6 +186,8 @@ function runPilot(
     generators: xds.xdsGenerators(),
     debounce,
     controlPlaneId: 'pilot-bench',
+    // Pilot records Istio's xDS metrics on every push, so the measured server does too.
+    registry: new m.Registry(),
   });
   xds.wire(server);
   const sendMs: number[] = [];
