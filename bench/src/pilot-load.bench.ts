@@ -1,6 +1,7 @@
 // Pilot's load simulator (issue 4, item 8), the same run as `flotilla bench pilot`: loaded from the CLI's build
-// (apps/flotilla/dist; the target builds it and pilot first). Sizes from BENCH_SERVICES, BENCH_PROXIES;
-// BENCH_EDS_DEBOUNCE=false runs pilot with --eds-debounce false.
+// (apps/flotilla/dist; the target builds it and pilot first). Sizes from BENCH_SERVICES, BENCH_PROXIES; rounds
+// from BENCH_ROUNDS and BENCH_WARMUP (made first, not counted); BENCH_EDS_DEBOUNCE=false runs pilot with
+// --eds-debounce false.
 import { resolve } from 'node:path';
 
 interface PilotLoad {
@@ -16,6 +17,7 @@ void load
     proxies: Number(process.env.BENCH_PROXIES ?? 2000),
     targets: Number(process.env.BENCH_TARGETS ?? 5),
     rounds: Number(process.env.BENCH_ROUNDS ?? 5),
+    warmupRounds: Number(process.env.BENCH_WARMUP ?? 2),
     debounceMs: 100,
     edsDebounce: process.env.BENCH_EDS_DEBOUNCE !== 'false',
     timeoutSeconds: 60,

@@ -24,6 +24,12 @@ export interface PilotLoadOptions {
   /** Services each proxy dials (svc-0, which every change touches, and others spread evenly). */
   targets: number;
   rounds: number;
+  /**
+   * Rounds of each change made before the counted ones, left out of the figures (default 2). Code a change runs
+   * only once per push (the registry update, the subscriber lookup) is still interpreted in the first rounds, and
+   * is compiled in the background while they run; a long-running pilot is past that after its first pushes.
+   */
+  warmupRounds?: number;
   debounceMs: number;
   /** Whether endpoint-only pushes wait for the debounce too (pilot's --eds-debounce). Default true. */
   edsDebounce?: boolean;
@@ -60,6 +66,9 @@ export interface PilotLoadResult {
   /** Pilot's p99 and the bare p99 right after it, round by round. */
   vsRounds: RoundP99[];
   endpointRounds: RoundP99[];
+  /** The same for the warm-up rounds, which the figures above leave out. */
+  vsWarmup: RoundP99[];
+  endpointWarmup: RoundP99[];
   /** Responses by type that each proxy got for one change (proxy 0, last round). */
   vsTypes: string;
   endpointTypes: string;
@@ -307,6 +316,7 @@ function responsesSince(client: LoadClient, since: number): discovery.DiscoveryR
 export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoadResult> {
   const log = options.progress ?? (() => undefined);
   const timeoutMs = options.timeoutSeconds * 1000;
+  const warmupRounds = options.warmupRounds ?? 2;
 
   log(`starting pilot with ${options.services} services`);
   const pilot = new Host([
@@ -366,30 +376,38 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
     const latencies: number[] = [];
     const rawLatencies: number[] = [];
     const rounds: RoundP99[] = [];
+    const warmup: RoundP99[] = [];
     let missed = 0;
     let rawMissed = 0;
     let responses: discovery.DiscoveryResponse[] = [];
-    for (let round = 0; round < options.rounds; round++) {
+    for (let round = 0; round < warmupRounds + options.rounds; round++) {
+      const counted = round >= warmupRounds;
       await sleep(500);
       const since = performance.now();
       const r = await converge(clients, typeUrl, 1, timeoutMs, () =>
         pilot.call({ type: 'change', what, round }),
       );
-      latencies.push(...r.latencies);
-      missed += r.missed;
       // Anything else pushed for this change arrives within the wait above or not at all.
       await sleep(200);
       responses = responsesSince(clients[0], since);
       await sleep(300);
       const bare = await fanout(rawClients, raw, responses, timeoutMs);
-      rawLatencies.push(...bare.latencies);
-      rawMissed += bare.missed;
       const p99 = percentiles(r.latencies, r.missed).p99;
       const bareP99 = percentiles(bare.latencies, bare.missed).p99;
+      const line = `pilot ${spread(r.latencies)}, bare ${spread(bare.latencies)}`;
+      if (!counted) {
+        warmup.push({ pilot: p99, bare: bareP99 });
+        log(`${what} change, warm-up ${round + 1}/${warmupRounds} (not counted): ${line}`);
+        // Pilot's send times from here on are the counted rounds'.
+        if (round === warmupRounds - 1) await pilot.stats();
+        continue;
+      }
+      latencies.push(...r.latencies);
+      missed += r.missed;
+      rawLatencies.push(...bare.latencies);
+      rawMissed += bare.missed;
       rounds.push({ pilot: p99, bare: bareP99 });
-      log(
-        `${what} change ${round + 1}/${options.rounds}: pilot ${spread(r.latencies)}, bare ${spread(bare.latencies)}`,
-      );
+      log(`${what} change ${round - warmupRounds + 1}/${options.rounds}: ${line}`);
     }
     // How long pilot took, from each push's dispatch (the debounce's end) to its last response written.
     const sendMs = (await pilot.stats()).sendMs;
@@ -397,6 +415,7 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
       stats: percentiles(latencies, missed),
       raw: percentiles(rawLatencies, rawMissed),
       rounds,
+      warmup,
       responses,
       sendMaxMs: Math.max(0, ...sendMs),
     };
@@ -410,11 +429,15 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
   const dialing = clients.filter((_, i) => targetsOf(i, options).includes(service));
   const sparseLatencies: number[] = [];
   let sparseMissed = 0;
-  for (let round = 0; round < options.rounds && dialing.length > 0; round++) {
+  for (let round = 0; round < warmupRounds + options.rounds && dialing.length > 0; round++) {
     await sleep(300);
     const r = await converge(dialing, EDS, 1, timeoutMs, () =>
       pilot.call({ type: 'change', what: 'sparse-endpoint', round }),
     );
+    if (round < warmupRounds) {
+      if (round === warmupRounds - 1) await pilot.stats();
+      continue;
+    }
     sparseLatencies.push(...r.latencies);
     sparseMissed += r.missed;
   }
@@ -449,6 +472,8 @@ export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoad
     rawEndpoint: endpoint.raw,
     vsRounds: vs.rounds,
     endpointRounds: endpoint.rounds,
+    vsWarmup: vs.warmup,
+    endpointWarmup: endpoint.warmup,
     vsTypes: describe(vs.responses),
     endpointTypes: describe(endpoint.responses),
     vsBytes: bytes(vs.responses),
@@ -468,6 +493,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
     sendMaxMs: number,
     raw: Percentiles,
     rounds: RoundP99[],
+    warmup: RoundP99[],
     goal: number,
     debounced: boolean,
   ) =>
@@ -478,12 +504,15 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       ? ` (${((p.p99 - o.debounceMs) / raw.p99).toFixed(2)} without the ${o.debounceMs} ms debounce)`
       : ' (not debounced)') +
     `; round by round ${describeRatios(rounds.map((r) => (r.pilot - (debounced ? o.debounceMs : 0)) / r.bare))}` +
-    `${debounced ? ' without the debounce' : ''} (goal 1.5)`;
+    `${debounced ? ' without the debounce' : ''} (goal 1.5)` +
+    (warmup.length > 0
+      ? `; warm-up rounds, not counted: p99 ${warmup.map((w) => `${ms(w.pilot)} (bare ${ms(w.bare)})`).join(', ')}`
+      : '');
   const edsDebounce = o.edsDebounce ?? true;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
   return [
     `pilot load: ${o.services} services, ${o.proxies} proxies dialing ${o.targets} services each, ` +
-      `${o.rounds} rounds, debounce ${o.debounceMs} ms${edsDebounce ? '' : ' (not for endpoint-only pushes)'}`,
+      `${o.rounds} rounds after ${o.warmupRounds ?? 2} of warm-up, debounce ${o.debounceMs} ms${edsDebounce ? '' : ' (not for endpoint-only pushes)'}`,
     `  all synced: ${(r.syncedMs / 1000).toFixed(1)} s (goal 20 s), ${r.syncMissed} not synced`,
     line(
       `VirtualService change (${r.vsTypes}, ${r.vsBytes} B per proxy)`,
@@ -491,6 +520,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.vsSendMaxMs,
       r.rawVs,
       r.vsRounds,
+      r.vsWarmup,
       1000,
       true,
     ),
@@ -500,6 +530,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
       r.endpointSendMaxMs,
       r.rawEndpoint,
       r.endpointRounds,
+      r.endpointWarmup,
       300,
       edsDebounce,
     ),

@@ -20,6 +20,11 @@ export function benchCommand(): Command {
     .addOption(new Option('--proxies <m>', 'ADS clients').default(2000).argParser(count(1)))
     .addOption(new Option('--targets <k>', 'services each client dials').default(5).argParser(count(1)))
     .addOption(new Option('--rounds <r>', 'changes of each kind').default(5).argParser(count(1)))
+    .addOption(
+      new Option('--warmup <r>', 'changes of each kind made first and not counted')
+        .default(2)
+        .argParser(count(0)),
+    )
     .addOption(new Option('--debounce <ms>', "pilot's push debounce").default(100).argParser(count(0)))
     .addOption(
       new Option('--eds-debounce <true|false>', 'endpoint-only pushes wait for the debounce too')
@@ -35,6 +40,7 @@ export function benchCommand(): Command {
         proxies: opts.proxies,
         targets: opts.targets,
         rounds: opts.rounds,
+        warmupRounds: opts.warmup,
         debounceMs: opts.debounce,
         edsDebounce: opts.edsDebounce === 'true',
         timeoutSeconds: opts.timeout,
