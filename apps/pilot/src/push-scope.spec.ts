@@ -251,6 +251,40 @@ describe('scoped pushes', () => {
     expect([...h.runs.keys()].every((k) => k.startsWith('reviews-client'))).toBe(true);
   });
 
+  it('regenerates a listener subscribed by a short name ("reviews:9080" from bookinfo) when its service changes', async () => {
+    const h = await harness();
+    const short = new Proxy(h.address, 'short-client', new Map([[LDS, ['reviews:9080']]]));
+    try {
+      await waitFor('the short-named listener', () => short.received.includes('LDS reviews:9080'), 5000, 10);
+      await h.settle();
+      h.reset();
+      const services = bookinfoDocs()
+        .filter((d) => d.kind === 'ServiceEntry')
+        .map((d) =>
+          d.metadata.name === 'reviews'
+            ? {
+                ...d,
+                spec: {
+                  ...d.spec,
+                  ports: [
+                    { number: 9080, name: 'grpc', protocol: 'GRPC' },
+                    { number: 9081, name: 'grpc-admin', protocol: 'GRPC' },
+                  ],
+                },
+              }
+            : d,
+        );
+      applyDocs(h.model, services);
+      await h.settle();
+      // Found by its short name (completed with the proxy's namespace), as the reviews proxy by its full one.
+      expect(h.runs.get('short-client LDS')).toBe(1);
+      expect(h.runs.get('reviews-client LDS')).toBe(1);
+      expect(h.runs.get('ratings-client LDS')).toBeUndefined();
+    } finally {
+      short.close();
+    }
+  });
+
   it('regenerates for every proxy on a change it cannot scope (an AuthorizationPolicy)', async () => {
     const h = await harness();
     applyDocs(h.model, [

@@ -206,7 +206,7 @@ export class PilotXds {
     // filters of outbound listeners (fault, CORS), never clusters or endpoints.
     const routesOnly = scope.outputs.size === 1 && scope.outputs.has('routes') && !scope.inbound;
     const inHosts = clusterNamesIn(scope.hosts);
-    return (connection, typeUrl, name) => {
+    const filter = (connection: ConnectionInfo, typeUrl: string, name: string): boolean => {
       if (!this.isGrpc(connection)) {
         return !routesOnly || typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration;
       }
@@ -220,14 +220,36 @@ export class PilotXds {
               scope.hosts.has(h),
             )
           );
-        case TypeUrl.RouteConfiguration: {
-          const host = splitHostPort(name)?.host;
-          return host !== undefined && scope.hosts.has(host);
-        }
+        case TypeUrl.RouteConfiguration:
+          return routeInHosts(name);
         default:
           return inHosts(name);
       }
     };
+    const routeInHosts = (name: string) => {
+      const host = splitHostPort(name)?.host;
+      return host !== undefined && scope.hosts.has(host);
+    };
+    // For proxyless gRPC clients, whose resources are named by host, the names alone tell (an outbound listener's
+    // name may be a short host, "reviews:9080", completed with the proxy's namespace: it may stand for a host of
+    // the scope when it is one, or the start of one up to a dot). The ADS server then finds their streams through
+    // its index; Envoy's are asked in turn.
+    const shortHosts = hostPrefixes(scope.hosts);
+    const listenerNamed = (name: string) => {
+      if (name.startsWith(SERVER_LISTENER_PREFIX)) return scope.inbound;
+      const host = splitHostPort(name)?.host;
+      return scope.outputs.has('listeners') && host !== undefined && shortHosts.has(host);
+    };
+    const none = () => false;
+    return Object.assign(filter, {
+      byName: (typeUrl: string) => {
+        if (!types.has(typeUrl)) return none;
+        if (typeUrl === TypeUrl.Listener) return listenerNamed;
+        if (typeUrl === TypeUrl.RouteConfiguration) return routeInHosts;
+        return inHosts;
+      },
+      unindexed: (connection: ConnectionInfo) => !this.isGrpc(connection),
+    });
   }
 
   proxyOf(connection: ConnectionInfo): Proxy {
@@ -378,4 +400,14 @@ function clusterNamesIn(hosts: ReadonlySet<string>): (name: string) => boolean {
     }
     return inHosts;
   };
+}
+
+/** Each host, and each start of it that ends before a dot ("a.b.c" → "a.b.c", "a.b", "a"). */
+function hostPrefixes(hosts: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const host of hosts) {
+    out.add(host);
+    for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) out.add(host.slice(0, dot));
+  }
+  return out;
 }

@@ -292,6 +292,48 @@ describe('StreamAggregatedResources (SotW)', () => {
     expect(namesIn(await onAll.next())).toEqual(['a']);
   });
 
+  it('asks the streams its name tests do not hold for (unindexed) about every name, the others only through the index', async () => {
+    const h = await start();
+    h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('w', 2)]);
+    h.snapshot.set(CDS, [clusterEntry('x')]);
+    const indexed = sotw(h);
+    const other = sotw(h);
+    indexed.send({ node: { ...TEST_NODE, id: 'indexed' }, typeUrl: EDS, resourceNames: ['a'] });
+    indexed.ack(await indexed.next(), ['a']);
+    indexed.send({ typeUrl: CDS, resourceNames: ['x'] });
+    indexed.ack(await indexed.next(), ['x']);
+    other.send({ node: { ...TEST_NODE, id: 'other' }, typeUrl: EDS, resourceNames: ['w'] });
+    other.ack(await other.next(), ['w']);
+    await waitFor(
+      'the ACKs',
+      () => h.ads.status().every((c) => c.types.every((t) => t.state === 'ACKED')),
+      2000,
+      10,
+    );
+
+    // "w" is named in a way the name tests do not know, on the one stream they do not hold for.
+    const asked: string[] = [];
+    const filter = Object.assign(
+      (connection: ConnectionInfo, typeUrl: string, name: string) => {
+        asked.push(`${connection.node.id}:${typeUrl === EDS ? 'eds' : 'cds'}:${name}`);
+        return connection.node.id === 'other' ? name === 'w' : typeUrl === EDS && name === 'a';
+      },
+      {
+        byName: (typeUrl: string) => (typeUrl === EDS ? (name: string) => name === 'a' : () => false),
+        unindexed: (connection: ConnectionInfo) => connection.node.id === 'other',
+      },
+    );
+    h.snapshot.set(EDS, [endpointsEntry('a', 10), endpointsEntry('w', 20)]);
+    h.ads.push([EDS, CDS], { reason: 'endpoint', resources: filter });
+    expect(namesIn(await indexed.next())).toEqual(['a']);
+    expect(namesIn(await other.next())).toEqual(['w']);
+    await h.ads.settle();
+    await indexed.expectQuiet(200);
+    // The indexed stream was asked about "a" alone, found through the index: its CDS names were not gone through.
+    expect([...new Set(asked.filter((q) => q.startsWith('indexed:')))]).toEqual(['indexed:eds:a']);
+    expect(asked).toContain('other:eds:w');
+  });
+
   it('writes one response to the connections a generator hands the same resources in a push', async () => {
     const h = await start();
     h.snapshot.set(EDS, [endpointsEntry('a', 1), endpointsEntry('b', 2)]);

@@ -208,9 +208,10 @@ export class AdsServer {
   /**
    * The streams a filtered push may change anything for, found through the subscriber index: those subscribing to
    * a name the filter admits, and the wildcard subscribers of its types. The names each subscription admits are
-   * recorded for the push as they are found (`Subscription.admit`), so they are not asked again. Undefined when
-   * the push is full or one of its types has no test of names alone (`ResourceFilter.byName`): then every stream
-   * is asked.
+   * recorded for the push as they are found (`Subscription.admit`), and the stream's other subscriptions of the
+   * push's types are recorded as admitting none, so no stream is asked about its names again. Streams the name
+   * tests do not hold for (`ResourceFilter.unindexed`) are asked in turn. Undefined when the push is full or one
+   * of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
    */
   private concernedByIndex(request: PushRequest, filter: ResourceFilter): Set<AdsConnection> | undefined {
     if (request.full || !filter.byName) return undefined;
@@ -220,6 +221,7 @@ export class AdsServer {
       if (!test) return undefined;
       tests.push([typeUrl, test]);
     }
+    const unindexed = filter.unindexed;
     const concerned = new Set<AdsConnection>();
     for (const [typeUrl, test] of tests) {
       for (const subscription of this.subscribers.wildcards(typeUrl))
@@ -228,10 +230,19 @@ export class AdsServer {
         if (!test(name)) continue;
         for (const subscription of subscriptions) {
           const connection = subscription.owner as AdsConnection;
-          if (!filter(connection, typeUrl, name)) continue;
+          if (unindexed?.(connection) || !filter(connection, typeUrl, name)) continue;
           subscription.admit(filter, connection, name);
           concerned.add(connection);
         }
+      }
+    }
+    for (const connection of concerned) {
+      if (!unindexed?.(connection)) connection.admittedAllFound(filter, request.types);
+    }
+    if (unindexed) {
+      for (const connection of this.connections_.values()) {
+        if (!concerned.has(connection) && unindexed(connection) && pushAffectsConnection(request, connection))
+          concerned.add(connection);
       }
     }
     return concerned;

@@ -18,6 +18,11 @@ export type ResourceFilter = ((connection: ConnectionInfo, typeUrl: string, name
    * every name it subscribes to.
    */
   readonly byName?: (typeUrl: string) => ((name: string) => boolean) | undefined;
+  /**
+   * The connections byName's tests do not hold for (their resources are named some other way): the server asks
+   * the filter about every name they subscribe to. Without it, the tests hold for every connection.
+   */
+  readonly unindexed?: (connection: ConnectionInfo) => boolean;
 };
 
 /**

@@ -157,6 +157,17 @@ export class Subscription implements WatchedResources {
   }
 
   /**
+   * Records that `filter` admits none of this subscription's names for `connection`, unless `admit` recorded some
+   * for it already (the server found every admitted name through its index).
+   */
+  admitNoneUnlessFound(filter: ResourceFilter, connection: ConnectionInfo): void {
+    const memo = this.admittedMemo;
+    if (memo && memo.filter === filter && memo.connection === connection && memo.revision === this.revision)
+      return;
+    this.remember(filter, connection, NONE);
+  }
+
+  /**
    * This type restricted to `names` (a subset of the subscribed names), as a generator is asked for it. The
    * answer for admittedBy's names is kept with them: a push asks for it once per connection.
    */
