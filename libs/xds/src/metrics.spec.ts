@@ -4,9 +4,10 @@ import { TypeUrl } from './type-urls';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-async function value(registry: Registry, name: string, suffix = ''): Promise<number | undefined> {
+/** The value of a counter's series with the given `type` label. */
+async function counted(registry: Registry, name: string, type: string): Promise<number | undefined> {
   const metric = await registry.getSingleMetric(name)!.get();
-  return metric.values.find((v) => (v.metricName ?? name) === name + suffix)?.value;
+  return metric.values.find((v) => v.labels.type === type)?.value;
 }
 
 describe('XdsMetrics', () => {
@@ -19,7 +20,7 @@ describe('XdsMetrics', () => {
     metrics.converged(0.05);
 
     // Read before the event loop turns: the read hands the pending observations over first.
-    expect(await value(registry, 'pilot_xds_pushes_total')).toBe(2);
+    expect(await counted(registry, 'pilot_xds_pushes_total', 'cds')).toBe(2);
     const text = await registry.metrics();
     expect(text).toContain('pilot_xds_pushes_total{type="cds"} 2');
     expect(text).toContain('pilot_xds_pushes_total{type="eds"} 1');
