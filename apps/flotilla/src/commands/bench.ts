@@ -5,7 +5,7 @@ function count(min: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value) || n < min)
-      throw new InvalidArgumentError(`${JSON.stringify(value)} is not ≥ ${min}`);
+      throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number ≥ ${min}`);
     return n;
   };
 }
