@@ -15,6 +15,7 @@ import { EncodedResourceCache } from './resource-cache';
 import { ADS_SERVICE } from './response-encoding';
 import { SotwConnection } from './sotw-stream';
 import { SubscriberIndex } from './subscriber-index';
+import { indexedThrough } from './subscriptions';
 import type { Subscription } from './subscriptions';
 import type { ConnectionStatus } from './status';
 import type { ConnectionInfo, Generator } from './types';
@@ -208,8 +209,8 @@ export class AdsServer {
   /**
    * The streams a filtered push may change anything for, found through the subscriber index: those subscribing to
    * a name the filter admits, and the wildcard subscribers of its types. The names each subscription admits are
-   * recorded for the push as they are found (`Subscription.admit`), and the stream's other subscriptions of the
-   * push's types are recorded as admitting none, so no stream is asked about its names again. Streams the name
+   * recorded for the push as they are found (`Subscription.admit`), and the filter is recorded as gone through
+   * (`indexedThrough`): a subscription found for none of its names then admits none without being asked. Streams the name
    * tests do not hold for (`ResourceFilter.unindexed`) are asked in turn. Undefined when the push is full or one
    * of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
    */
@@ -236,9 +237,7 @@ export class AdsServer {
         }
       }
     }
-    for (const connection of concerned) {
-      if (!unindexed?.(connection)) connection.admittedAllFound(filter, request.types);
-    }
+    indexedThrough(filter, request.types);
     if (unindexed) {
       for (const connection of this.connections_.values()) {
         if (!concerned.has(connection) && unindexed(connection) && pushAffectsConnection(request, connection))

@@ -7,7 +7,7 @@ import type { Logger } from '@flotilla/service-kit';
 import type { MaybePromise } from './maybe-async';
 import type { XdsMetrics } from './metrics';
 import { pushAffectsWatched } from './push-request';
-import type { PushRequest, ResourceFilter } from './push-request';
+import type { PushRequest } from './push-request';
 import type { EncodedResourceCache } from './resource-cache';
 import type { ConnectionStatus, TypeStatus } from './status';
 import type { SubscriberIndex } from './subscriber-index';
@@ -244,17 +244,6 @@ export abstract class AdsConnection<Req = unknown, Res = unknown> implements Con
       if (!sent) return;
     }
     this.host.metrics?.converged((Date.now() - request.start) / 1000);
-  }
-
-  /**
-   * The server has found, through its subscriber index, every name `filter` admits on this stream (each recorded
-   * with `Subscription.admit`): its named subscriptions of `types` it found none for admit none.
-   */
-  admittedAllFound(filter: ResourceFilter, types: ReadonlySet<string>): void {
-    for (const typeUrl of types) {
-      const subscription = this.types.get(typeUrl)?.subscription;
-      if (subscription?.active && !subscription.wildcard) subscription.admitNoneUnlessFound(filter, this);
-    }
   }
 
   /** Ends the stream with a status (a malformed request, shutdown, a client that stopped reading). */

@@ -1,4 +1,4 @@
-import { Subscription } from './subscriptions';
+import { Subscription, indexedThrough } from './subscriptions';
 import { TypeUrl, canonicalTypeUrl } from './type-urls';
 import type { ConnectionInfo } from './types';
 
@@ -80,6 +80,45 @@ describe('Subscription', () => {
     expect([...s.admittedBy(filter, connection)]).toEqual(['d', 'e']);
     expect(s.admittedBy(() => false, connection).size).toBe(0);
     expect(asked).toEqual(['a', 'b', 'c', 'b', 'd', 'b', 'd', 'e']);
+  });
+});
+
+describe('Subscription.admittedBy after the index was gone through', () => {
+  const filterAdmitting = (names: string[], unindexed?: (c: ConnectionInfo) => boolean) => {
+    const asked: string[] = [];
+    const filter = Object.assign(
+      (_c: ConnectionInfo, _t: string, name: string) => {
+        asked.push(name);
+        return names.includes(name);
+      },
+      { byName: () => (name: string) => names.includes(name), unindexed },
+    );
+    return { filter, asked };
+  };
+
+  it('admits nothing without asking when nothing was found for it, unless it changed since', () => {
+    const s = new Subscription('t');
+    s.applySotw(['a', 'b'], true);
+    const { filter, asked } = filterAdmitting(['c']);
+    indexedThrough(filter, new Set(['t']));
+    expect(s.admittedBy(filter, connection).size).toBe(0);
+    expect(asked).toEqual([]);
+    // Subscribed to c after the index was gone through: asked, and c admitted.
+    s.applySotw(['a', 'b', 'c'], false);
+    expect([...s.admittedBy(filter, connection)]).toEqual(['c']);
+    expect(asked).toEqual(['a', 'b', 'c']);
+  });
+
+  it('asks about every name of a type the index was not gone through for, or of a connection it does not hold for', () => {
+    const s = new Subscription('t');
+    s.applySotw(['a', 'c'], true);
+    const other = filterAdmitting(['c']);
+    indexedThrough(other.filter, new Set(['another type']));
+    expect([...s.admittedBy(other.filter, connection)]).toEqual(['c']);
+    const unindexed = filterAdmitting(['c'], (c) => c === connection);
+    indexedThrough(unindexed.filter, new Set(['t']));
+    expect([...s.admittedBy(unindexed.filter, connection)]).toEqual(['c']);
+    expect(unindexed.asked).toEqual(['a', 'c']);
   });
 });
 

@@ -4,6 +4,24 @@ import type { ConnectionInfo, WatchedResources } from './types';
 
 const NONE: ReadonlySet<string> = new Set();
 
+/** Changes to any subscription so far: a subscription's revision is the count when it last changed. */
+let changes = 0;
+
+/**
+ * Filters whose admitted names the server has found through its subscriber index, with the types it looked at
+ * and the change count then (see `indexedThrough`).
+ */
+const indexed = new WeakMap<ResourceFilter, { types: ReadonlySet<string>; at: number }>();
+
+/**
+ * Records that every name `filter` admits of `types`, on every subscription then current whose connection it does
+ * not call unindexed, has been recorded with `Subscription.admit`: a subscription unchanged since admits nothing
+ * else, without asking the filter.
+ */
+export function indexedThrough(filter: ResourceFilter, types: ReadonlySet<string>): void {
+  indexed.set(filter, { types, at: changes });
+}
+
 /** The resource name that subscribes to everything of a type. */
 export const WILDCARD = '*';
 
@@ -32,7 +50,7 @@ export class Subscription implements WatchedResources {
   private legacyWildcard = false;
   /** The resource_names of the last SotW request, as sent. */
   private lastSotwNames: readonly string[] | undefined;
-  /** Bumped on every change, so what was derived from the names can tell it is stale. */
+  /** The change count when this subscription last changed, so what was derived from the names can tell it is stale. */
   private revision = 0;
   private admittedMemo:
     | {
@@ -79,7 +97,7 @@ export class Subscription implements WatchedResources {
     }
     const changed = wasWildcard !== this.wildcard || !sameSet(before, this.names);
     if (changed) {
-      this.revision++;
+      this.revision = ++changes;
       this.reindex(before, wasWildcard);
     }
     return changed;
@@ -112,6 +130,17 @@ export class Subscription implements WatchedResources {
     const memo = this.admittedMemo;
     if (memo && memo.filter === filter && memo.connection === connection && memo.revision === this.revision) {
       return memo.names;
+    }
+    // Found through the index, and nothing recorded for this subscription as it was then: it admits nothing.
+    const found = indexed.get(filter);
+    if (
+      found !== undefined &&
+      this.revision <= found.at &&
+      found.types.has(this.typeUrl) &&
+      !filter.unindexed?.(connection)
+    ) {
+      this.remember(filter, connection, NONE);
+      return NONE;
     }
     let names = NONE;
     for (const name of this.names) {
@@ -154,17 +183,6 @@ export class Subscription implements WatchedResources {
       return;
     }
     (memo.names as Set<string>).add(name);
-  }
-
-  /**
-   * Records that `filter` admits none of this subscription's names for `connection`, unless `admit` recorded some
-   * for it already (the server found every admitted name through its index).
-   */
-  admitNoneUnlessFound(filter: ResourceFilter, connection: ConnectionInfo): void {
-    const memo = this.admittedMemo;
-    if (memo && memo.filter === filter && memo.connection === connection && memo.revision === this.revision)
-      return;
-    this.remember(filter, connection, NONE);
   }
 
   /**
@@ -216,7 +234,7 @@ export class Subscription implements WatchedResources {
     }
     if (wasWildcard !== this.wildcard) this.index?.setWildcard(this.typeUrl, this, this.wildcard);
     if (change.added.length || change.removed.length || change.wildcardAdded || change.wildcardRemoved) {
-      this.revision++;
+      this.revision = ++changes;
     }
     return change;
   }
