@@ -258,6 +258,12 @@ describe('pilot resilience with the real grpc-js-xds client', () => {
     writeRouting(['- route:', `    ${toSubset('v2')}`]);
     await start('galley');
     await until('traffic on v2 after galley is back', (t) => t['reviews-v2'] === 10);
+    // Pilot follows galley over delta MCP (only changed objects travel), and resynced that way.
+    const sinks = (await (await fetch(`http://127.0.0.1:${ports.galleyMonitoring}/debug/syncz`)).json()) as {
+      node: { id: string };
+      protocol: string;
+    }[];
+    expect(sinks.filter((s) => s.node.id.startsWith('pilot~')).map((s) => s.protocol)).toEqual(['delta']);
   });
 
   it('keeps the client on its last config while pilot is down, and resyncs when pilot is back', async () => {

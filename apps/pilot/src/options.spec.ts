@@ -45,6 +45,12 @@ describe('pilot options', () => {
     expect(() => parse(['--eds-debounce', 'no'])).toThrow('"no" is neither true nor false');
   });
 
+  it('follows galley over delta MCP by default, and takes delta or sotw', () => {
+    expect(parse([]).mcpProtocol).toBe('delta');
+    expect(parse(['--mcp-protocol', 'sotw']).mcpProtocol).toBe('sotw');
+    expect(() => parse(['--mcp-protocol', 'incremental'])).toThrow('"incremental" is neither delta nor sotw');
+  });
+
   it('rejects a port out of range', () => {
     expect(() => parse(['--xds-port', '99999'])).toThrow('"99999" is not a port number');
   });

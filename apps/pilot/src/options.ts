@@ -9,6 +9,11 @@ export interface PilotOptions extends CommonOptions {
   xdsPort: number;
   /** galley's MCP address (host:port). */
   galleyAddress: string;
+  /**
+   * How pilot follows galley's collections: delta (only what changed travels; the default) or state of the world
+   * (every change resends its whole collection).
+   */
+  mcpProtocol: 'delta' | 'sotw';
   /** Push debounce: quiet time after the last change (ms), and the longest a change waits (ms). */
   debounceAfter: number;
   debounceMax: number;
@@ -46,6 +51,11 @@ function parseBoolean(value: string): boolean {
   throw new InvalidArgumentError(`${JSON.stringify(value)} is neither true nor false`);
 }
 
+function parseMcpProtocol(value: string): 'delta' | 'sotw' {
+  if (value === 'delta' || value === 'sotw') return value;
+  throw new InvalidArgumentError(`${JSON.stringify(value)} is neither delta nor sotw`);
+}
+
 function parseAddress(value: string): string {
   if (!/^[^\s:]+:\d+$/.test(value) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(value)) {
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not host:port`);
@@ -60,6 +70,14 @@ export function pilotCommand(): Command {
   })
     .addOption(option('--xds-port <port>', 'plaintext xDS (ADS) port', 15010, parsePort))
     .addOption(option('--galley-address <host:port>', "galley's MCP address", '127.0.0.1:9901', parseAddress))
+    .addOption(
+      option(
+        '--mcp-protocol <delta|sotw>',
+        "how galley's collections are followed: delta (changes only) or sotw (whole collections)",
+        'delta',
+        parseMcpProtocol,
+      ),
+    )
     .addOption(
       option(
         '--debounce-after <ms>',

@@ -47,6 +47,9 @@ export async function main(argv: readonly string[], tracing: Tracing): Promise<v
     address: options.galleyAddress,
     node: { id: `pilot~${hostname()}~${process.pid}`, cluster: 'pilot' },
     collections: PILOT_COLLECTIONS,
+    // Delta by default: a change to one object of a collection of thousands sends, decodes and hashes that object
+    // alone, not the whole collection again.
+    mode: options.mcpProtocol,
     logger,
   });
   const synced = new Promise<void>((resolve) => {
