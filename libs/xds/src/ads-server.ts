@@ -210,9 +210,9 @@ export class AdsServer {
    * The streams a filtered push may change anything for, found through the subscriber index: those subscribing to
    * a name the filter admits, and the wildcard subscribers of its types. The names each subscription admits are
    * recorded for the push as they are found (`Subscription.admit`), and the filter is recorded as gone through
-   * (`indexedThrough`): a subscription found for none of its names then admits none without being asked. Streams the name
-   * tests do not hold for (`ResourceFilter.unindexed`) are asked in turn. Undefined when the push is full or one
-   * of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
+   * (`indexedThrough`): a subscription found for none of its names then admits none without being asked. Streams
+   * the name tests do not hold for (`ResourceFilter.unindexed`) are asked in turn. Undefined when the push is full
+   * or one of its types has no test of names alone (`ResourceFilter.byName`): then every stream is asked.
    */
   private concernedByIndex(request: PushRequest, filter: ResourceFilter): Set<AdsConnection> | undefined {
     if (request.full || !filter.byName) return undefined;
@@ -237,7 +237,7 @@ export class AdsServer {
         }
       }
     }
-    indexedThrough(filter, request.types);
+    indexedThrough(filter, request.types, this.subscribers);
     if (unindexed) {
       for (const connection of this.connections_.values()) {
         if (!concerned.has(connection) && unindexed(connection) && pushAffectsConnection(request, connection))

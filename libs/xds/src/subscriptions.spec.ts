@@ -1,3 +1,4 @@
+import { SubscriberIndex } from './subscriber-index';
 import { Subscription, indexedThrough } from './subscriptions';
 import { TypeUrl, canonicalTypeUrl } from './type-urls';
 import type { ConnectionInfo } from './types';
@@ -97,10 +98,11 @@ describe('Subscription.admittedBy after the index was gone through', () => {
   };
 
   it('admits nothing without asking when nothing was found for it, unless it changed since', () => {
-    const s = new Subscription('t');
+    const index = new SubscriberIndex<Subscription>();
+    const s = new Subscription('t', index);
     s.applySotw(['a', 'b'], true);
     const { filter, asked } = filterAdmitting(['c']);
-    indexedThrough(filter, new Set(['t']));
+    indexedThrough(filter, new Set(['t']), index);
     expect(s.admittedBy(filter, connection).size).toBe(0);
     expect(asked).toEqual([]);
     // Subscribed to c after the index was gone through: asked, and c admitted.
@@ -109,14 +111,18 @@ describe('Subscription.admittedBy after the index was gone through', () => {
     expect(asked).toEqual(['a', 'b', 'c']);
   });
 
-  it('asks about every name of a type the index was not gone through for, or of a connection it does not hold for', () => {
-    const s = new Subscription('t');
+  it('asks about every name of a type or an index not gone through, or of a connection the index does not cover', () => {
+    const index = new SubscriberIndex<Subscription>();
+    const s = new Subscription('t', index);
     s.applySotw(['a', 'c'], true);
-    const other = filterAdmitting(['c']);
-    indexedThrough(other.filter, new Set(['another type']));
-    expect([...s.admittedBy(other.filter, connection)]).toEqual(['c']);
+    const otherType = filterAdmitting(['c']);
+    indexedThrough(otherType.filter, new Set(['another type']), index);
+    expect([...s.admittedBy(otherType.filter, connection)]).toEqual(['c']);
+    const otherIndex = filterAdmitting(['c']);
+    indexedThrough(otherIndex.filter, new Set(['t']), new SubscriberIndex<Subscription>());
+    expect([...s.admittedBy(otherIndex.filter, connection)]).toEqual(['c']);
     const unindexed = filterAdmitting(['c'], (c) => c === connection);
-    indexedThrough(unindexed.filter, new Set(['t']));
+    indexedThrough(unindexed.filter, new Set(['t']), index);
     expect([...s.admittedBy(unindexed.filter, connection)]).toEqual(['c']);
     expect(unindexed.asked).toEqual(['a', 'c']);
   });

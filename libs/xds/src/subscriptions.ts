@@ -8,18 +8,25 @@ const NONE: ReadonlySet<string> = new Set();
 let changes = 0;
 
 /**
- * Filters whose admitted names the server has found through its subscriber index, with the types it looked at
- * and the change count then (see `indexedThrough`).
+ * Filters whose admitted names a server has found through its subscriber index: the index, the types it looked
+ * at, and the change count then (see `indexedThrough`).
  */
-const indexed = new WeakMap<ResourceFilter, { types: ReadonlySet<string>; at: number }>();
+const indexed = new WeakMap<
+  ResourceFilter,
+  { index: SubscriberIndex<Subscription>; types: ReadonlySet<string>; at: number }
+>();
 
 /**
- * Records that every name `filter` admits of `types`, on every subscription then current whose connection it does
- * not call unindexed, has been recorded with `Subscription.admit`: a subscription unchanged since admits nothing
- * else, without asking the filter.
+ * Records that every name `filter` admits of `types`, on every subscription then in `index` whose connection it
+ * does not call unindexed, has been recorded with `Subscription.admit`: such a subscription, unchanged since,
+ * admits nothing else, without asking the filter.
  */
-export function indexedThrough(filter: ResourceFilter, types: ReadonlySet<string>): void {
-  indexed.set(filter, { types, at: changes });
+export function indexedThrough(
+  filter: ResourceFilter,
+  types: ReadonlySet<string>,
+  index: SubscriberIndex<Subscription>,
+): void {
+  indexed.set(filter, { index, types, at: changes });
 }
 
 /** The resource name that subscribes to everything of a type. */
@@ -135,6 +142,7 @@ export class Subscription implements WatchedResources {
     const found = indexed.get(filter);
     if (
       found !== undefined &&
+      found.index === this.index &&
       this.revision <= found.at &&
       found.types.has(this.typeUrl) &&
       !filter.unindexed?.(connection)
