@@ -206,6 +206,10 @@ export class PilotXds {
     // filters of outbound listeners (fault, CORS), never clusters or endpoints.
     const routesOnly = scope.outputs.size === 1 && scope.outputs.has('routes') && !scope.inbound;
     const inHosts = clusterNamesIn(scope.hosts);
+    const routeInHosts = (name: string) => {
+      const host = splitHostPort(name)?.host;
+      return host !== undefined && scope.hosts.has(host);
+    };
     const filter = (connection: ConnectionInfo, typeUrl: string, name: string): boolean => {
       if (!this.isGrpc(connection)) {
         return !routesOnly || typeUrl === TypeUrl.Listener || typeUrl === TypeUrl.RouteConfiguration;
@@ -225,10 +229,6 @@ export class PilotXds {
         default:
           return inHosts(name);
       }
-    };
-    const routeInHosts = (name: string) => {
-      const host = splitHostPort(name)?.host;
-      return host !== undefined && scope.hosts.has(host);
     };
     // For proxyless gRPC clients, whose resources are named by host, the names alone tell (an outbound listener's
     // name may be a short host, "reviews:9080", completed with the proxy's namespace: it may stand for a host of

@@ -2,6 +2,9 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { metricTypeOf } from './type-urls';
 
+/** Observations held before they are handed to prom-client at once, whatever the event loop is doing. */
+const MAX_PENDING = 100_000;
+
 /**
  * Istio's xDS metrics (pilot/pkg/xds/monitoring.go), with its names, labels and buckets, on a prom-client
  * registry. The `type` label is Istio's short form ("cds", "eds", "lds", "rds", ...; the type URL for anything
@@ -11,9 +14,6 @@ import { metricTypeOf } from './type-urls';
  * rejects ("counter metrics should have _total suffix"), and every Flotilla /metrics must pass promtool. Counters
  * therefore carry `_total` (`pilot_xds_pushes_total`); gauges and histograms have Istio's exact names.
  */
-/** Observations held before they are handed to prom-client at once, whatever the event loop is doing. */
-const MAX_PENDING = 100_000;
-
 export class XdsMetrics {
   private static readonly byRegistry = new WeakMap<Registry, XdsMetrics>();
 
