@@ -36,7 +36,7 @@ import {
 } from '@flotilla/pki';
 import { ca as caProto } from '@flotilla/proto';
 import { freePorts, opensslCsr, tempDir, waitFor } from '@flotilla/testing';
-import { bench, formatResults } from './harness';
+import { bench, formatResults, percentile } from './harness';
 
 const TD = 'cluster.local';
 const ID = `spiffe://${TD}/ns/default/sa/bench`;
@@ -247,10 +247,6 @@ class GcLog {
       (this.markCompactPauses.length ? `, longest ${Math.max(...this.markCompactPauses).toFixed(1)} ms` : '')
     );
   }
-}
-
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** Sends CreateCertificate calls; `done` gets an error unless the answer was OK with a certificate chain. */

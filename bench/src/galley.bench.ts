@@ -16,7 +16,7 @@ import { McpSink, unpackJsonBody } from '@flotilla/mcp';
 import { createLogger } from '@flotilla/service-kit';
 import { freePorts, tempDir, waitFor } from '@flotilla/testing';
 import { corpusFiles } from './galley-corpus';
-import { bench, formatResults } from './harness';
+import { bench, formatResults, percentile } from './harness';
 
 const COUNT = 10_000;
 const FILES = 100;
@@ -25,10 +25,6 @@ const GALLEY = resolve(__dirname, '../../apps/galley/dist/main.js');
 
 function perResource(results: ReturnType<typeof bench>) {
   return results.map((r) => ({ ...r, opsPerSecond: r.opsPerSecond * COUNT }));
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function main(): Promise<void> {

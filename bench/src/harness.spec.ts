@@ -1,4 +1,4 @@
-import { bench, formatResults } from './harness';
+import { bench, formatResults, percentile } from './harness';
 
 describe('bench harness', () => {
   it('measures a case doing twice the work as roughly half as fast as the baseline', () => {
@@ -28,5 +28,13 @@ describe('bench harness', () => {
       { name: 'bb', opsPerSecond: 2500, ratio: 2.5 },
     ]);
     expect(text).toBe('t\n  a          1,000 ops/s  (baseline)\n  bb         2,500 ops/s  2.50× baseline');
+  });
+
+  it('reads percentiles off an ascending array, the top one clamped to the last value', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(51);
+    expect(percentile(sorted, 99)).toBe(100);
+    expect(percentile(sorted, 100)).toBe(100);
+    expect(percentile([7], 90)).toBe(7);
   });
 });

@@ -64,3 +64,8 @@ export function formatResults(title: string, results: BenchResult[]): string {
   );
   return [title, ...lines].join('\n');
 }
+
+/** The value at percentile `p` (0–100) of an ascending array: the one below which `p`% of the values lie. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}

@@ -7,6 +7,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { McpServer, McpSink, mcpResourceOf } from '@flotilla/mcp';
 import type { McpResource } from '@flotilla/mcp';
 import { createLogger } from '@flotilla/service-kit';
+import { percentile } from './harness';
 
 const COLLECTION = 'networking.istio.io/v1alpha3/WorkloadEntry';
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 2000);
@@ -65,10 +66,6 @@ async function pair(mode: 'sotw' | 'delta') {
   };
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-}
-
 async function main(): Promise<void> {
   const sides = [await pair('sotw'), await pair('delta')];
   const times = new Map<string, number[]>(sides.map((s) => [s.mode, []]));
@@ -81,16 +78,9 @@ async function main(): Promise<void> {
     }
   }
   for (const side of sides) side.stop();
-  const p50 = (mode: string) =>
-    quantile(
-      [...times.get(mode)!].sort((a, b) => a - b),
-      0.5,
-    );
-  const p90 = (mode: string) =>
-    quantile(
-      [...times.get(mode)!].sort((a, b) => a - b),
-      0.9,
-    );
+  for (const measured of times.values()) measured.sort((a, b) => a - b);
+  const p50 = (mode: string) => percentile(times.get(mode)!, 50);
+  const p90 = (mode: string) => percentile(times.get(mode)!, 90);
   console.log(
     `MCP: one changed object in a collection of ${OBJECTS}, galley's server to a sink, ${ROUNDS} rounds`,
   );
