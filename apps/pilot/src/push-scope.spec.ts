@@ -173,10 +173,17 @@ async function harness(): Promise<Harness> {
   return h;
 }
 
-function withReviewsVirtualService(spec: Record<string, unknown>): Doc[] {
+type Spec = Doc['spec'];
+
+/** Bookinfo's objects of `kind`, with the spec of the one named `name` replaced by `change` of it. */
+function bookinfoWith(kind: string, name: string, change: (spec: Spec) => Spec): Doc[] {
   return bookinfoDocs()
-    .filter((d) => d.kind === 'VirtualService')
-    .map((d) => (d.metadata.name === 'reviews' ? { ...d, spec } : d));
+    .filter((d) => d.kind === kind)
+    .map((d) => (d.metadata.name === name ? { ...d, spec: change(d.spec) } : d));
+}
+
+function withReviewsVirtualService(spec: Spec): Doc[] {
+  return bookinfoWith('VirtualService', 'reviews', () => spec);
 }
 
 describe('scoped pushes', () => {
@@ -218,11 +225,10 @@ describe('scoped pushes', () => {
 
   it('sends an endpoint change of reviews as EDS to reviews’ watchers only, with only the changed assignments', async () => {
     const h = await harness();
-    const workloads = bookinfoDocs()
-      .filter((d) => d.kind === 'WorkloadEntry')
-      .map((d) =>
-        d.metadata.name === 'reviews-v2' ? { ...d, spec: { ...d.spec, address: '127.0.0.9' } } : d,
-      );
+    const workloads = bookinfoWith('WorkloadEntry', 'reviews-v2', (spec) => ({
+      ...spec,
+      address: '127.0.0.9',
+    }));
     applyDocs(h.model, workloads);
     const received = await h.settle();
     // The v2 subset and the whole service changed; v1's assignment did not and is not resent.
@@ -234,16 +240,10 @@ describe('scoped pushes', () => {
 
   it('sends a DestinationRule change for reviews as CDS to reviews’ watchers only', async () => {
     const h = await harness();
-    const rules = bookinfoDocs()
-      .filter((d) => d.kind === 'DestinationRule')
-      .map((d) =>
-        d.metadata.name === 'reviews'
-          ? {
-              ...d,
-              spec: { ...d.spec, trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } } },
-            }
-          : d,
-      );
+    const rules = bookinfoWith('DestinationRule', 'reviews', (spec) => ({
+      ...spec,
+      trafficPolicy: { loadBalancer: { consistentHash: { useSourceIp: true } } },
+    }));
     applyDocs(h.model, rules);
     const received = await h.settle();
     expect(received.reviews.map((r) => r.split(' ')[0]).sort()).toEqual(['CDS', 'RDS']);
@@ -258,22 +258,13 @@ describe('scoped pushes', () => {
       await waitFor('the short-named listener', () => short.received.includes('LDS reviews:9080'), 5000, 10);
       await h.settle();
       h.reset();
-      const services = bookinfoDocs()
-        .filter((d) => d.kind === 'ServiceEntry')
-        .map((d) =>
-          d.metadata.name === 'reviews'
-            ? {
-                ...d,
-                spec: {
-                  ...d.spec,
-                  ports: [
-                    { number: 9080, name: 'grpc', protocol: 'GRPC' },
-                    { number: 9081, name: 'grpc-admin', protocol: 'GRPC' },
-                  ],
-                },
-              }
-            : d,
-        );
+      const services = bookinfoWith('ServiceEntry', 'reviews', (spec) => ({
+        ...spec,
+        ports: [
+          { number: 9080, name: 'grpc', protocol: 'GRPC' },
+          { number: 9081, name: 'grpc-admin', protocol: 'GRPC' },
+        ],
+      }));
       applyDocs(h.model, services);
       await h.settle();
       // Found by its short name (completed with the proxy's namespace), as the reviews proxy by its full one.
@@ -438,13 +429,10 @@ describe('scoped pushes to Envoy sidecars', () => {
       expect(envoy.received.filter((r) => r.startsWith('CDS') || r.startsWith('EDS'))).toEqual([]);
 
       h.reset();
-      const rules = bookinfoDocs()
-        .filter((d) => d.kind === 'DestinationRule')
-        .map((d) =>
-          d.metadata.name === 'reviews'
-            ? { ...d, spec: { ...d.spec, trafficPolicy: { loadBalancer: { simple: 'RANDOM' } } } }
-            : d,
-        );
+      const rules = bookinfoWith('DestinationRule', 'reviews', (spec) => ({
+        ...spec,
+        trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+      }));
       applyDocs(h.model, rules);
       await h.settle();
       expect(envoyRuns()).toEqual(['CDS', 'EDS', 'LDS', 'RDS']);
