@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CertificateFetcher } from '@flotilla/mesh-agent';
 import { loadOrCreateTokenKey, signLocalToken } from '@flotilla/pki';
 import { health } from '@flotilla/proto';
-import { freePorts, startCitadelProcess, tempDir } from '@flotilla/testing';
+import { startCitadelProcess, tempDir } from '@flotilla/testing';
 import type { CitadelProcess } from '@flotilla/testing';
 import { PILOT_SPIFFE_ID, secureXdsCredentials } from './secure-xds';
 import type { SecureXdsCredentials } from './secure-xds';
@@ -30,7 +30,6 @@ function token(namespace: string, serviceAccount: string) {
 beforeAll(async () => {
   stateDir = tempDir('flotilla-secure-xds-');
   loadOrCreateTokenKey(stateDir);
-  const [xdsPort] = await freePorts(1);
   citadel = await startCitadelProcess(CITADEL_MAIN, stateDir);
   ({ address: citadelAddress, rootPem } = citadel);
   secure = await secureXdsCredentials({
@@ -45,8 +44,8 @@ beforeAll(async () => {
       callback(null, { status: health.HealthCheckResponse_ServingStatus.SERVING }),
     watch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
   });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${xdsPort}`, secure.credentials, (err) => (err ? reject(err) : resolve())),
+  const xdsPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', secure.credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
   pilotAddress = `127.0.0.1:${xdsPort}`;
 }, 40_000);

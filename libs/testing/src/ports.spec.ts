@@ -15,6 +15,12 @@ describe('freePorts', () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it('never hands out a port twice in one process, though the kernel reuses closed ones', async () => {
+    const ports: number[] = [];
+    for (let i = 0; i < 300; i++) ports.push(...(await freePorts(1)));
+    expect(new Set(ports).size).toBe(ports.length);
+  });
 });
 
 describe('waitFor', () => {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { freePorts, openssl, tempDir, waitFor } from '@flotilla/testing';
+import { openssl, tempDir, waitFor } from '@flotilla/testing';
 import { AdmissionWebhook } from './admission-webhook';
 import type { AdmissionVerdict } from './admission-webhook';
 
@@ -93,9 +93,8 @@ describe('AdmissionWebhook over HTTPS', () => {
   beforeEach(async () => {
     dir = tempDir();
     ca = writeCertificate(dir, 'first');
-    [port] = await freePorts(1);
-    webhook = new AdmissionWebhook({ host: '127.0.0.1', port, certDir: dir, validate });
-    await webhook.start();
+    webhook = new AdmissionWebhook({ host: '127.0.0.1', port: 0, certDir: dir, validate });
+    port = await webhook.start();
   });
   afterEach(() => webhook.stop());
 
