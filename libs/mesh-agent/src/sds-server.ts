@@ -5,11 +5,11 @@ import {
   cluster,
   configSource,
   discovery,
+  http2ProtocolOptions,
   packAny,
   sds,
   tlsSecret,
   typeUrlOf,
-  upstreamHttp,
 } from '@flotilla/proto';
 import type { WorkloadSecret } from './certificate-fetcher';
 import type { SecretManager } from './secret-manager';
@@ -39,12 +39,7 @@ export function sdsGrpcCluster(
       clusterName: SDS_CLUSTER,
       endpoints: [{ lbEndpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }],
     },
-    typedExtensionProtocolOptions: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(
-        upstreamHttp.HttpProtocolOptions,
-        upstreamHttp.HttpProtocolOptions.fromPartial({ explicitHttpConfig: { http2ProtocolOptions: {} } }),
-      ),
-    },
+    typedExtensionProtocolOptions: http2ProtocolOptions(),
   });
 }
 

@@ -4,6 +4,8 @@
 export { TYPE_URL_PREFIX, UnpackError, lookupType, packAny, typeUrlOf, unpackAny } from './any';
 export type { PackableType } from './any';
 export { DESCRIPTOR_SET_PATH, readDescriptorSet } from './descriptors';
+export { HTTP_PROTOCOL_OPTIONS, http2ProtocolOptions } from './upstream-http';
+export type { CommonHttpOptions } from './upstream-http';
 export { messageTypeRegistry } from './gen/typeRegistry';
 export type { MessageType, UnknownMessage } from './gen/typeRegistry';
 

@@ -1,7 +1,7 @@
 // The Envoy bootstrap of a Flotilla sidecar, in the shape of Istio's tools/packaging/common/envoy_bootstrap.json:
 // the node's identity and metadata, the admin port, two static clusters — xds-grpc (pilot, ADS over HTTP/2 and
-// mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket, built by libs/mesh-agent) — and LDS/CDS from ADS over xds-grpc (RDS, EDS and
-// SDS come from the resources those name).
+// mTLS) and sds-grpc (the mesh agent's SDS on a Unix socket, built by libs/mesh-agent) — and LDS/CDS from ADS
+// over xds-grpc (RDS, EDS and SDS come from the resources those name).
 import {
   ROOT_SECRET_NAME,
   SDS_SOCKET_PATH,
@@ -13,13 +13,13 @@ import {
   bootstrap,
   cluster,
   configSource,
+  http2ProtocolOptions,
   httpConnectionManager,
   listener,
   packAny,
   router,
   tls,
   tlsCommon,
-  upstreamHttp,
 } from '@flotilla/proto';
 import { canonicalJson } from './proto-json';
 
@@ -34,7 +34,6 @@ export const DEFAULT_PROMETHEUS_PORT = 15090;
 export const XDS_CLUSTER = 'xds-grpc';
 const PROMETHEUS_CLUSTER = 'prometheus_stats';
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
-const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /** How Envoy authenticates to pilot and checks pilot's certificate. */
 export type XdsTransport =
@@ -93,15 +92,6 @@ export function parseHostPort(value: string, option: string): { host: string; po
     throw new BootstrapError(`${option} ${JSON.stringify(value)}: expected host:port, such as pilot:15012`);
   }
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
-}
-
-function http2Only() {
-  return {
-    [HTTP_PROTOCOL_OPTIONS]: packAny(
-      upstreamHttp.HttpProtocolOptions,
-      upstreamHttp.HttpProtocolOptions.fromPartial({ explicitHttpConfig: { http2ProtocolOptions: {} } }),
-    ),
-  };
 }
 
 /** TLS to pilot: ALPN h2, the SNI of pilot's host, pilot's identity checked when given. */
@@ -270,7 +260,7 @@ export function buildBootstrap(options: BootstrapOptions): bootstrap.Bootstrap {
               },
             ],
           },
-          typedExtensionProtocolOptions: http2Only(),
+          typedExtensionProtocolOptions: http2ProtocolOptions(),
           transportSocket: xdsTransportSocket(options, pilot.host),
         }),
         sdsGrpcCluster(options.sdsSocket, connectTimeout),

@@ -1,4 +1,4 @@
-import { cluster, configSource, packAny } from '@flotilla/proto';
+import { cluster, configSource, http2ProtocolOptions, packAny } from '@flotilla/proto';
 import type { Protocol } from '@flotilla/registry';
 import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
@@ -22,7 +22,7 @@ import {
 import type { MeshConfig } from './common';
 import type { EnvoyConnectionPool, EnvoyTrafficPolicyCore } from './istio-networking';
 import { applyLoadBalancer, clusterTrafficPolicy } from './load-balancing';
-import { http1ProtocolOptions, http2ProtocolOptions, upstreamTransportSocket } from './tls';
+import { http1ProtocolOptions, upstreamTransportSocket } from './tls';
 
 const LB = cluster.Cluster_LbPolicy;
 const ADS_SOURCE = { ads: {}, resourceApiVersion: configSource.ApiVersion.V3 };

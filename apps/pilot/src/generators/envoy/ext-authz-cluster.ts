@@ -1,4 +1,4 @@
-import { cluster, packAny, upstreamHttp } from '@flotilla/proto';
+import { cluster, http2ProtocolOptions, packAny } from '@flotilla/proto';
 import { TypeUrl } from '@flotilla/xds';
 import type { ResourceEntry } from '@flotilla/xds';
 import { encoded } from '../types';
@@ -6,8 +6,6 @@ import type { GenerateRequest } from '../types';
 import { extAuthzCluster } from './authz';
 import { DEFAULT_CONNECT_TIMEOUT, selectNames, socketAddress } from './common';
 import type { MeshConfig } from './common';
-
-const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /**
  * CDS for the ext_authz providers of MeshConfig whose service the registry does not know (mixer outside the
@@ -39,14 +37,7 @@ export function buildExtAuthzClusters(request: GenerateRequest, mesh: MeshConfig
                 { lbEndpoints: [{ endpoint: { address: socketAddress(grpc.service, grpc.port) } }] },
               ],
             },
-            typedExtensionProtocolOptions: {
-              [HTTP_PROTOCOL_OPTIONS]: packAny(
-                upstreamHttp.HttpProtocolOptions,
-                upstreamHttp.HttpProtocolOptions.fromPartial({
-                  explicitHttpConfig: { http2ProtocolOptions: {} },
-                }),
-              ),
-            },
+            typedExtensionProtocolOptions: http2ProtocolOptions(),
           }),
         ),
     );

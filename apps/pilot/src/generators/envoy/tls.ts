@@ -1,15 +1,22 @@
 // TLS for Envoy: upstream TLS from DestinationRule tls settings and downstream TLS for gateway servers, with the
 // workload certificate "default" and the mesh trust bundle "ROOTCA" from the mesh agent's SDS (secret names, SDS
 // config and the bootstrap's sds-grpc cluster from libs/mesh-agent, shared with authn.ts and `flotilla bootstrap`).
-import { core, packAny, tls, tlsCommon, tlsSecret, upstreamHttp } from '@flotilla/proto';
-import type { protobufAny } from '@flotilla/proto';
+import {
+  HTTP_PROTOCOL_OPTIONS,
+  core,
+  packAny,
+  tls,
+  tlsCommon,
+  tlsSecret,
+  upstreamHttp,
+} from '@flotilla/proto';
+import type { CommonHttpOptions, protobufAny } from '@flotilla/proto';
 import { ROOT_SECRET_NAME, WORKLOAD_SECRET_NAME, sdsSecretConfig } from '@flotilla/mesh-agent';
 import { TLS_TRANSPORT_SOCKET } from './authn';
 import type { ClientTlsSettings, ServerTlsSettings } from './istio-networking';
 
 /** Istio's ALPN for sidecar-to-sidecar mTLS (metadata exchange, then Istio's own marker). */
 export const ISTIO_MTLS_ALPN = ['istio-peer-exchange', 'istio'];
-const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 function sdsSecret(name: string) {
   return tlsSecret.SdsSecretConfig.fromPartial(sdsSecretConfig(name));
@@ -145,24 +152,6 @@ export function downstreamTransportSocket(settings: ServerTlsSettings): core.Tra
     name: TLS_TRANSPORT_SOCKET,
     typedConfig: packAny(tls.DownstreamTlsContext, downstreamTlsContext(settings)),
   });
-}
-
-/** HTTP/2 upstream protocol options, as a cluster's typed_extension_protocol_options entry. */
-/** Connection settings of upstream HTTP: idle timeout, max requests per connection, max connection duration. */
-export type CommonHttpOptions = Parameters<
-  typeof upstreamHttp.HttpProtocolOptions.fromPartial
->[0]['commonHttpProtocolOptions'];
-
-export function http2ProtocolOptions(common: CommonHttpOptions = undefined): Record<string, protobufAny.Any> {
-  return {
-    [HTTP_PROTOCOL_OPTIONS]: packAny(
-      upstreamHttp.HttpProtocolOptions,
-      upstreamHttp.HttpProtocolOptions.fromPartial({
-        commonHttpProtocolOptions: common,
-        explicitHttpConfig: { http2ProtocolOptions: {} },
-      }),
-    ),
-  };
 }
 
 /** HTTP/1.1 upstream protocol options with connection settings, as a typed_extension_protocol_options entry. */
