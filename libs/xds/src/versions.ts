@@ -112,16 +112,13 @@ const PAIR_MEMO_LIMIT = 50_000;
 
 function pairHash(name: string, version: string): void {
   const hit = pairMemo.get(version);
-  if (hit !== undefined) {
-    if (hit.name === name) {
-      pairLow = hit.low;
-      pairHigh = hit.high;
-      return;
-    }
-    hashPair(name, version);
+  if (hit?.name === name) {
+    pairLow = hit.low;
+    pairHigh = hit.high;
     return;
   }
   hashPair(name, version);
+  if (hit !== undefined) return;
   if (pairMemo.size >= PAIR_MEMO_LIMIT) pairMemo.clear();
   pairMemo.set(version, { name, low: pairLow, high: pairHigh });
 }

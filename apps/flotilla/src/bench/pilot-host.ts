@@ -199,7 +199,7 @@ function runPilot(
   return {
     sendMs,
     port: serve([server.definition, server.implementation]),
-    // Galley sends a changed collection whole, so a change replaces the whole collection here too.
+    // Pilot's MCP sink hands the model a changed collection whole (over delta MCP too), so a change here does.
     change(what: ChangeKind, round: number): void {
       if (what === 'vs') {
         virtualServices[0] = res(virtualService(0, 75 - (round % 10) * 5));

@@ -18,6 +18,9 @@ const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment'
 const TYPES = [LDS, RDS, CDS, EDS] as const;
 const SHORT: Record<string, string> = { [LDS]: 'LDS', [RDS]: 'RDS', [CDS]: 'CDS', [EDS]: 'EDS' };
 
+/** Rounds of each change made first and not counted, unless the options say otherwise. */
+export const DEFAULT_WARMUP_ROUNDS = 2;
+
 export interface PilotLoadOptions {
   services: number;
   proxies: number;
@@ -25,7 +28,7 @@ export interface PilotLoadOptions {
   targets: number;
   rounds: number;
   /**
-   * Rounds of each change made before the counted ones, left out of the figures (default 2). Code a change runs
+   * Rounds of each change made before the counted ones, left out of the figures (DEFAULT_WARMUP_ROUNDS). Code a change runs
    * only once per push (the registry update, the subscriber lookup) is still interpreted in the first rounds, and
    * is compiled in the background while they run; a long-running pilot is past that after its first pushes.
    */
@@ -316,7 +319,7 @@ function responsesSince(client: LoadClient, since: number): discovery.DiscoveryR
 export async function runPilotLoad(options: PilotLoadOptions): Promise<PilotLoadResult> {
   const log = options.progress ?? (() => undefined);
   const timeoutMs = options.timeoutSeconds * 1000;
-  const warmupRounds = options.warmupRounds ?? 2;
+  const warmupRounds = options.warmupRounds ?? DEFAULT_WARMUP_ROUNDS;
 
   log(`starting pilot with ${options.services} services`);
   const pilot = new Host([
@@ -512,7 +515,7 @@ export function formatPilotLoad(r: PilotLoadResult): string {
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
   return [
     `pilot load: ${o.services} services, ${o.proxies} proxies dialing ${o.targets} services each, ` +
-      `${o.rounds} rounds after ${o.warmupRounds ?? 2} of warm-up, debounce ${o.debounceMs} ms${edsDebounce ? '' : ' (not for endpoint-only pushes)'}`,
+      `${o.rounds} rounds after ${o.warmupRounds ?? DEFAULT_WARMUP_ROUNDS} of warm-up, debounce ${o.debounceMs} ms${edsDebounce ? '' : ' (not for endpoint-only pushes)'}`,
     `  all synced: ${(r.syncedMs / 1000).toFixed(1)} s (goal 20 s), ${r.syncMissed} not synced`,
     line(
       `VirtualService change (${r.vsTypes}, ${r.vsBytes} B per proxy)`,

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatPilotLoad, runPilotLoad } from '../bench/pilot-load';
+import { DEFAULT_WARMUP_ROUNDS, formatPilotLoad, runPilotLoad } from '../bench/pilot-load';
 
 function count(min: number) {
   return (value: string): number => {
@@ -22,7 +22,7 @@ export function benchCommand(): Command {
     .addOption(new Option('--rounds <r>', 'changes of each kind').default(5).argParser(count(1)))
     .addOption(
       new Option('--warmup <r>', 'changes of each kind made first and not counted')
-        .default(2)
+        .default(DEFAULT_WARMUP_ROUNDS)
         .argParser(count(0)),
     )
     .addOption(new Option('--debounce <ms>', "pilot's push debounce").default(100).argParser(count(0)))
